@@ -1,0 +1,2 @@
+//! Matcher throughput (placeholder replaced by the matcher bench).
+fn main() {}
