@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::event::{FileKey, Record, SourceId};
 use crate::rule::SourceDef;
+use crate::time::Timestamp;
 
 pub use checkpoint::Checkpoints;
 
@@ -86,9 +87,10 @@ impl Tailer {
     }
 
     /// Resolves every source path and checks every followed file: new
-    /// files, rotations, truncations, deletions.
-    pub fn rescan(&mut self) {
-        let _ = (&self.sources, &self.options);
+    /// files, rotations, truncations, deletions. `now` drives time-based
+    /// decisions such as the grace period of rotated files.
+    pub fn rescan(&mut self, now: Timestamp) {
+        let _ = (&self.sources, &self.options, now);
     }
 
     /// Indices of followed files that may have unread bytes.
