@@ -7,6 +7,7 @@
 //! [`output`]. [`pipeline`] wires them with threads and bounded channels;
 //! [`app`] holds the commands. See `ARCHITECTURE.md`.
 
+pub mod correlate;
 pub mod diag;
 pub mod event;
 pub mod matcher;

@@ -17,7 +17,10 @@ use std::time::Duration;
 ///
 /// Plain `i64` arithmetic keeps the hot path cheap; [`Timestamp::MIN`] and
 /// [`Timestamp::MAX`] bound every saturating operation.
-#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Timestamp(i64);
 
 impl Timestamp {

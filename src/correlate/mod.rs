@@ -1,0 +1,553 @@
+//! The correlator: windows, backlog conditions, absence, correlations and the
+//! alert lifecycle (`inactive → pending → firing → resolved`), on record time.
+//!
+//! Inputs ([`Input`]: hits, source activity, gauge samples) arrive in time
+//! order; [`Correlator::advance_to`] lets time pass without input (the live
+//! agent calls it with the wall clock once its sources are caught up). Every
+//! time-based change (a threshold resolving, a backlog's `for` elapsing, a log
+//! falling silent, a correlation's members lapsing) happens at its exact due
+//! time, whatever the granularity of the calls, so `run`, `replay` and `test`
+//! give the same transitions for the same inputs.
+//!
+//! **Architecture invariant:** no I/O and no clock. Time is a parameter.
+//!
+//! What it does not do: build the JSON document ([`crate::alert`]), decide
+//! where documents go ([`crate::output`]), or order inputs from several files
+//! ([`crate::pipeline`]).
+
+mod absence;
+mod backlog;
+mod coincidence;
+pub mod ids;
+mod threshold;
+mod transition;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::event::{GaugeSample, Hit, Input, RuleId, SourceId};
+use crate::rule::{Rule, RuleKind, RuleSet};
+use crate::time::Timestamp;
+
+pub use ids::Cause;
+pub use transition::{Detail, Evidence, GaugeValues, Related, Status, Transition};
+
+/// The values of a rule's `group_by` fields, in the rule's order.
+pub type GroupKey = Box<[Box<str>]>;
+
+/// Tuning of the correlator.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Inputs up to this much older than the correlator's clock are absorbed
+    /// silently (applied at the current time); older ones are counted as late.
+    pub lateness: Duration,
+    /// Sample records kept per alert (`logwarden.alert.evidence`).
+    pub max_evidence: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            lateness: Duration::from_secs(2),
+            max_evidence: 5,
+        }
+    }
+}
+
+/// Counters of the correlator.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Inputs older than the clock by more than the lateness allowance.
+    pub late: u64,
+    /// Match alerts not sent because of `suppress_for`.
+    pub suppressed: u64,
+    /// Member documents not sent because an inhibiting correlation fired.
+    pub inhibited: u64,
+    /// Transitions emitted (sent or not).
+    pub transitions: u64,
+}
+
+/// A firing episode of one alert.
+#[derive(Clone, Debug)]
+struct Episode {
+    since: Timestamp,
+    uuid: u128,
+    /// False when the firing document was held back (building block or
+    /// inhibited): the resolution is then held back too.
+    sent: bool,
+}
+
+/// What a rule's activity looks like to the correlations that watch it.
+#[derive(Clone, Debug)]
+struct MemberEvent {
+    rule: RuleId,
+    /// The rule's group fields plus `host.name`.
+    fields: Vec<(String, String)>,
+    kind: MemberKind,
+    time: Timestamp,
+    /// Identity of the transition (event id), for derived causes.
+    id: u128,
+    evidence: Vec<Evidence>,
+    related: Related,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum MemberKind {
+    Matched,
+    Fired,
+    Resolved,
+}
+
+/// A scheduled re-evaluation of one rule group.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    due: Timestamp,
+    seq: u64,
+    rule: RuleId,
+    group: GroupKey,
+}
+
+/// The timer queue. A group remembers the due time of the timer it has
+/// armed; a popped timer whose due time no longer matches is stale.
+#[derive(Debug, Default)]
+struct Timers {
+    heap: BinaryHeap<Reverse<Timer>>,
+    seq: u64,
+}
+
+impl Timers {
+    /// Arms a timer for `due` unless one is armed at or before it.
+    fn schedule(
+        &mut self,
+        armed: &mut Option<Timestamp>,
+        rule: RuleId,
+        group: &GroupKey,
+        due: Timestamp,
+    ) {
+        if armed.is_some_and(|a| a <= due) {
+            return;
+        }
+        *armed = Some(due);
+        self.seq += 1;
+        self.heap.push(Reverse(Timer {
+            due,
+            seq: self.seq,
+            rule,
+            group: group.clone(),
+        }));
+    }
+
+    fn pop_due(&mut self, limit: Timestamp, inclusive: bool) -> Option<Timer> {
+        let next = &self.heap.peek()?.0;
+        let due = if inclusive {
+            next.due <= limit
+        } else {
+            next.due < limit
+        };
+        if due {
+            self.heap.pop().map(|r| r.0)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug)]
+enum RuleState {
+    Match(BTreeMap<GroupKey, MatchState>),
+    Threshold(BTreeMap<GroupKey, threshold::ThresholdState>),
+    Backlog(backlog::BacklogState),
+    Absence(absence::AbsenceState),
+    Correlate(BTreeMap<GroupKey, coincidence::CorrelationState>),
+}
+
+#[derive(Debug, Default)]
+struct MatchState {
+    last_sent: Option<Timestamp>,
+}
+
+/// The correlation engine.
+///
+/// # Example
+/// ```
+/// # use std::sync::Arc;
+/// # use logwarden::correlate::{Correlator, Options};
+/// # use logwarden::rule::RuleSet;
+/// # use logwarden::time::Timestamp;
+/// let mut c = Correlator::new(Arc::new(RuleSet::default()), "PRI01".into(), Options::default());
+/// let mut out = Vec::new();
+/// c.advance_to(Timestamp::from_unix_secs(60), &mut out);
+/// assert!(out.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct Correlator {
+    rules: Arc<RuleSet>,
+    host: String,
+    options: Options,
+    /// The clock: every input before it has been applied.
+    now: Option<Timestamp>,
+    states: Vec<RuleState>,
+    timers: Timers,
+    /// Per gauge: recent samples, as long as the longest `rise` needs.
+    gauge_history: Vec<VecDeque<GaugeSample>>,
+    gauge_retention: Vec<Duration>,
+    /// Per rule: the correlations that watch it (as member or precondition).
+    watchers: Vec<Vec<RuleId>>,
+    /// Per source: the absence rules that watch it.
+    absence_by_source: Vec<Vec<RuleId>>,
+    /// Per gauge: the backlog rules on it.
+    backlog_by_gauge: Vec<Vec<RuleId>>,
+    stats: Stats,
+}
+
+impl Correlator {
+    /// A correlator for `rules`, for an agent whose alerts carry `host`.
+    pub fn new(rules: Arc<RuleSet>, host: String, options: Options) -> Correlator {
+        let mut watchers = vec![Vec::new(); rules.rules.len()];
+        let mut absence_by_source = vec![Vec::new(); rules.sources.len()];
+        let mut backlog_by_gauge = vec![Vec::new(); rules.gauges.len()];
+        let mut gauge_retention = vec![Duration::ZERO; rules.gauges.len()];
+        let mut states = Vec::with_capacity(rules.rules.len());
+        for (i, rule) in rules.rules.iter().enumerate() {
+            let id = RuleId(i as u32);
+            states.push(match &rule.kind {
+                RuleKind::Match(_) => RuleState::Match(BTreeMap::new()),
+                RuleKind::Threshold(_) => RuleState::Threshold(BTreeMap::new()),
+                RuleKind::Backlog(b) => {
+                    backlog_by_gauge[b.gauge.index()].push(id);
+                    for c in &b.conditions {
+                        if let crate::rule::GaugeTest::Rise { over, .. } = c.test {
+                            let r = &mut gauge_retention[b.gauge.index()];
+                            *r = (*r).max(over);
+                        }
+                    }
+                    RuleState::Backlog(backlog::BacklogState::default())
+                }
+                RuleKind::Absence(a) => {
+                    for s in &a.sources {
+                        absence_by_source[s.index()].push(id);
+                    }
+                    RuleState::Absence(absence::AbsenceState::default())
+                }
+                RuleKind::Correlate(c) => {
+                    for m in &c.members {
+                        watchers[m.index()].push(id);
+                    }
+                    if let Some(p) = &c.preceded_by {
+                        if !watchers[p.rule.index()].contains(&id) {
+                            watchers[p.rule.index()].push(id);
+                        }
+                    }
+                    RuleState::Correlate(BTreeMap::new())
+                }
+            });
+        }
+        Correlator {
+            gauge_history: vec![VecDeque::new(); rules.gauges.len()],
+            rules,
+            host,
+            options,
+            now: None,
+            states,
+            timers: Timers::default(),
+            gauge_retention,
+            watchers,
+            absence_by_source,
+            backlog_by_gauge,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The rule set this correlator runs.
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.rules
+    }
+
+    /// The correlator's clock: the latest time applied (None before any).
+    pub fn now(&self) -> Option<Timestamp> {
+        self.now
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Applies one input at its time, appending the resulting transitions
+    /// (only those to be sent: building blocks and inhibited documents are
+    /// tracked but not returned) to `out`.
+    ///
+    /// An input older than the clock is applied at the clock's time; when it
+    /// is older by more than the lateness allowance it is also counted as
+    /// late. Nothing is dropped.
+    pub fn apply(&mut self, input: Input, out: &mut Vec<Transition>) {
+        let mut t = input.time();
+        match self.now {
+            None => self.start(t, out),
+            Some(now) if t < now => {
+                if now.saturating_since(t) > self.options.lateness {
+                    self.stats.late += 1;
+                    tracing::debug!(late_by = ?now.saturating_since(t), "late input applied at the current time");
+                }
+                t = now;
+            }
+            Some(_) => self.run_timers(t, false, out),
+        }
+        self.now = Some(t);
+        match input {
+            Input::Hit(hit) => self.on_hit(hit, t, out),
+            Input::Activity { source, .. } => self.on_activity(source, t, out),
+            Input::Gauge(mut sample) => {
+                sample.time = t;
+                self.on_sample(sample, out);
+            }
+        }
+        self.run_timers(t, true, out);
+    }
+
+    /// Lets time pass to `t` without input: fires every timer due at or
+    /// before `t`. Going backwards is a no-op.
+    pub fn advance_to(&mut self, t: Timestamp, out: &mut Vec<Transition>) {
+        match self.now {
+            None => self.start(t, out),
+            Some(now) if t <= now => return,
+            Some(_) => {}
+        }
+        self.run_timers(t, true, out);
+        self.now = Some(t);
+    }
+
+    /// First time seen: absence rules start counting silence from here.
+    fn start(&mut self, t: Timestamp, out: &mut Vec<Transition>) {
+        self.now = Some(t);
+        for i in 0..self.rules.rules.len() {
+            if matches!(self.rules.rules[i].kind, RuleKind::Absence(_)) {
+                self.absence_start(RuleId(i as u32), t);
+            }
+        }
+        self.run_timers(t, true, out);
+    }
+
+    fn run_timers(&mut self, limit: Timestamp, inclusive: bool, out: &mut Vec<Transition>) {
+        while let Some(timer) = self.timers.pop_due(limit, inclusive) {
+            // Time moves to the timer's due time while it runs, so that what
+            // it emits carries that time.
+            if self.now.is_none_or(|n| n < timer.due) {
+                self.now = Some(timer.due);
+            }
+            let rule = timer.rule;
+            match self.rules.rules[rule.index()].kind {
+                RuleKind::Threshold(_) => self.threshold_timer(rule, &timer.group, timer.due, out),
+                RuleKind::Backlog(_) => self.backlog_timer(rule, timer.due, out),
+                RuleKind::Absence(_) => self.absence_timer(rule, timer.due, out),
+                RuleKind::Correlate(_) => {
+                    self.correlation_timer(rule, &timer.group, timer.due, out)
+                }
+                RuleKind::Match(_) => {}
+            }
+        }
+    }
+
+    fn on_hit(&mut self, hit: Hit, t: Timestamp, out: &mut Vec<Transition>) {
+        let rules = Arc::clone(&self.rules);
+        let Some(rule) = rules.rules.get(hit.rule.index()) else {
+            return;
+        };
+        match &rule.kind {
+            RuleKind::Match(m) => self.match_hit(rule, hit, t, m.suppress_for, out),
+            RuleKind::Threshold(_) => self.threshold_hit(hit, t, out),
+            _ => {}
+        }
+    }
+
+    fn match_hit(
+        &mut self,
+        rule: &Rule,
+        hit: Hit,
+        t: Timestamp,
+        suppress_for: Duration,
+        out: &mut Vec<Transition>,
+    ) {
+        let group = self.group_pairs(rule, &hit.group);
+        let alert_id = ids::alert_id(&rule.id, &group);
+        let uuid = ids::episode_id(alert_id, &Cause::record(hit.origin.file, hit.origin.offset));
+        let event_id = ids::event_id(uuid, Status::Matched.as_str());
+        let evidence = vec![evidence_of(&hit, t)];
+        let fields = self.member_fields(&group);
+        self.propagate(
+            MemberEvent {
+                rule: hit.rule,
+                fields: fields.clone(),
+                kind: MemberKind::Matched,
+                time: t,
+                id: event_id,
+                evidence: evidence.clone(),
+                related: Related {
+                    rule: rule.id.clone(),
+                    role: "member".into(),
+                    status: "matched".into(),
+                    since: None,
+                    last_active: Some(t),
+                    count: Some(1),
+                    gauge: None,
+                },
+            },
+            out,
+        );
+        let RuleState::Match(groups) = &mut self.states[hit.rule.index()] else {
+            return;
+        };
+        let state = groups.entry(hit.group.clone()).or_default();
+        if !rule.meta.alert {
+            return;
+        }
+        if let Some(last) = state.last_sent {
+            if !suppress_for.is_zero() && t < last.saturating_add(suppress_for) {
+                self.stats.suppressed += 1;
+                return;
+            }
+        }
+        state.last_sent = Some(t);
+        if self.inhibited(hit.rule, &fields) {
+            self.stats.inhibited += 1;
+            return;
+        }
+        self.stats.transitions += 1;
+        out.push(Transition {
+            rule: hit.rule,
+            status: Status::Matched,
+            time: t,
+            group,
+            alert_id,
+            uuid,
+            event_id,
+            since: None,
+            evidence,
+            related: Vec::new(),
+            detail: Detail::Match,
+        });
+    }
+
+    fn on_activity(&mut self, source: SourceId, t: Timestamp, out: &mut Vec<Transition>) {
+        let Some(rules) = self.absence_by_source.get(source.index()) else {
+            return;
+        };
+        for rule in rules.clone() {
+            self.absence_activity(rule, t, out);
+        }
+    }
+
+    fn on_sample(&mut self, sample: GaugeSample, out: &mut Vec<Transition>) {
+        let g = sample.gauge.index();
+        if g >= self.gauge_history.len() {
+            return;
+        }
+        let t = sample.time;
+        let retention = self.gauge_retention[g];
+        let hist = &mut self.gauge_history[g];
+        hist.push_back(sample);
+        // Keep one sample older than the longest look-back: the value in
+        // force at the window's start.
+        while hist.len() > 1 && hist[1].time < t.saturating_sub(retention) {
+            hist.pop_front();
+        }
+        for rule in self.backlog_by_gauge[g].clone() {
+            self.backlog_sample(rule, t, out);
+        }
+    }
+
+    /// The group as field/value pairs for `rule` and `values` (its group_by order).
+    fn group_pairs(&self, rule: &Rule, values: &[Box<str>]) -> Vec<(String, String)> {
+        rule.group_by()
+            .iter()
+            .zip(
+                values
+                    .iter()
+                    .map(|v| v.to_string())
+                    .chain(std::iter::repeat(String::new())),
+            )
+            .map(|(f, v)| (f.name().to_owned(), v))
+            .collect()
+    }
+
+    /// A rule's group fields plus `host.name`: what correlations project.
+    fn member_fields(&self, group: &[(String, String)]) -> Vec<(String, String)> {
+        let mut f = group.to_vec();
+        if !f.iter().any(|(k, _)| k == "host.name") {
+            f.push(("host.name".to_owned(), self.host.clone()));
+        }
+        f
+    }
+
+    /// Tells every correlation watching `event.rule` about it, then lets
+    /// correlations that changed tell theirs (correlations may nest; the
+    /// loader rejects cycles).
+    fn propagate(&mut self, event: MemberEvent, out: &mut Vec<Transition>) {
+        let mut queue = VecDeque::from([event]);
+        while let Some(ev) = queue.pop_front() {
+            let Some(watchers) = self.watchers.get(ev.rule.index()) else {
+                continue;
+            };
+            for corr in watchers.clone() {
+                self.correlation_member_event(corr, &ev, &mut queue, out);
+            }
+        }
+    }
+
+    /// Whether a document of `rule` for an alert with these fields is held
+    /// back by a firing correlation with `inhibit_members`.
+    fn inhibited(&self, rule: RuleId, fields: &[(String, String)]) -> bool {
+        let Some(watchers) = self.watchers.get(rule.index()) else {
+            return false;
+        };
+        watchers
+            .iter()
+            .any(|corr| self.inhibits(*corr, rule, fields))
+    }
+
+    /// Emits a firing transition, or holds it back (building block,
+    /// inhibited); returns whether it was sent.
+    fn emit(
+        &mut self,
+        tr: Transition,
+        fields: &[(String, String)],
+        out: &mut Vec<Transition>,
+    ) -> bool {
+        self.stats.transitions += 1;
+        let rule = &self.rules.rules[tr.rule.index()];
+        if !rule.meta.alert {
+            return false;
+        }
+        if tr.status != Status::Resolved && self.inhibited(tr.rule, fields) {
+            self.stats.inhibited += 1;
+            return false;
+        }
+        out.push(tr);
+        true
+    }
+}
+
+fn evidence_of(hit: &Hit, t: Timestamp) -> Evidence {
+    Evidence {
+        message: hit.message.to_string(),
+        path: hit.origin.path.to_string(),
+        offset: hit.origin.offset,
+        time: t,
+    }
+}
+
+/// Pushes `e` keeping at most `max` (the most recent).
+fn push_capped(v: &mut VecDeque<Evidence>, e: Evidence, max: usize) {
+    if max == 0 {
+        return;
+    }
+    if v.len() == max {
+        v.pop_front();
+    }
+    v.push_back(e);
+}
+
+#[cfg(test)]
+mod tests;
