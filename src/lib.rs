@@ -7,11 +7,19 @@
 //! [`output`]. [`pipeline`] wires them with threads and bounded channels;
 //! [`app`] holds the commands. See `ARCHITECTURE.md`.
 
+pub mod alert;
+pub mod app;
+pub mod cli;
 pub mod correlate;
 pub mod diag;
+pub mod engine;
 pub mod event;
+pub mod ingest;
 pub mod matcher;
+pub mod output;
 pub mod parse;
+pub mod pipeline;
 pub mod rule;
 pub mod source;
+pub mod state;
 pub mod time;

@@ -1,7 +1,9 @@
 //! `[[correlate]]`: rules that coincide.
 //!
 //! A member counts when it was active — firing, or matched for a one-shot
-//! rule — at some moment within the last `within`. The correlation fires at
+//! rule — at some moment within the last `within` (a member last active
+//! exactly `within` ago no longer counts: the coincidence lapses at that
+//! instant). The correlation fires at
 //! the first moment every member counts (for `sequence`, also with the
 //! members' activations in the listed order) and resolves at the first moment
 //! one no longer does. A required `preceded_by` rule must have been active no
@@ -54,7 +56,7 @@ impl MemberTrack {
             .starts
             .iter()
             .copied()
-            .filter(|&s| s >= horizon && s <= t)
+            .filter(|&s| s > horizon && s <= t)
             .collect();
         v.extend(self.firing.values().copied());
         v.sort();

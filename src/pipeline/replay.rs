@@ -1,0 +1,375 @@
+//! Replay: historical logs, start to end, through the same ingest and engine
+//! as the live agent, merged across files by record time.
+//!
+//! Records without a timestamp of their own take the time of the previous
+//! record of their file (or the file's modification time), never the wall
+//! clock, so two replays of the same files give the same documents apart
+//! from `event.created`. A file's identity (for `event.id`) is a hash of its
+//! path as given.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossbeam_channel::bounded;
+use globset::GlobBuilder;
+
+use super::{BATCH, Batch, CHANNEL_DEPTH, PipelineError};
+use crate::alert::Context;
+use crate::correlate::Options;
+use crate::engine::Engine;
+use crate::event::{FileKey, Input, SourceId};
+use crate::ingest::{Ingest, IngestStats};
+use crate::matcher::Matcher;
+use crate::output::Output;
+use crate::parse::RecordParser;
+use crate::parse::encoding::{Decoder, Encoding};
+use crate::parse::lines::LineBuffer;
+use crate::rule::RuleSet;
+use crate::time::{Clock, Timestamp};
+
+/// Bytes read per refill.
+const CHUNK: usize = 256 * 1024;
+
+/// One file to replay and the source it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its source.
+    pub source: SourceId,
+}
+
+/// What a replay did.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayReport {
+    /// Ingest counters.
+    pub ingest: IngestStats,
+    /// Documents sent.
+    pub sent: u64,
+    /// Late inputs.
+    pub late: u64,
+}
+
+/// Assigns each of `files` to the source whose path's file-name part
+/// matches its name (case-insensitive; a rotated `X.lo_` counts as `X.log`);
+/// a rule set with a single source takes every file.
+///
+/// # Errors
+/// [`PipelineError::NoSource`] for a file no source claims.
+pub fn assign_sources(
+    rules: &RuleSet,
+    files: &[PathBuf],
+) -> Result<Vec<ReplayFile>, PipelineError> {
+    let matchers: Vec<Option<globset::GlobMatcher>> = rules
+        .sources
+        .iter()
+        .map(|s| {
+            let name = s.path.rsplit(['/', '\\']).next().unwrap_or(&s.path);
+            GlobBuilder::new(name)
+                .case_insensitive(true)
+                .literal_separator(true)
+                .build()
+                .ok()
+                .map(|g| g.compile_matcher())
+        })
+        .collect();
+    let mut out = Vec::new();
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let unrotated = match name.len().checked_sub(4) {
+            Some(i) if name.is_char_boundary(i) && name[i..].eq_ignore_ascii_case(".lo_") => {
+                format!("{}.log", &name[..i])
+            }
+            _ => name.clone(),
+        };
+        let found = matchers.iter().position(|m| {
+            m.as_ref()
+                .is_some_and(|m| m.is_match(&name) || m.is_match(&unrotated))
+        });
+        let source = match (found, rules.sources.len()) {
+            (Some(i), _) => SourceId(i as u32),
+            (None, 1) => SourceId(0),
+            (None, _) => {
+                return Err(PipelineError::NoSource {
+                    path: f.display().to_string(),
+                });
+            }
+        };
+        out.push(ReplayFile {
+            path: f.clone(),
+            source,
+        });
+    }
+    Ok(out)
+}
+
+/// One file being replayed: parses ahead until it has an input queued.
+struct Cursor {
+    source: SourceId,
+    key: FileKey,
+    path: Arc<str>,
+    file: File,
+    lines: LineBuffer,
+    decoder: Decoder,
+    parser: RecordParser,
+    queue: VecDeque<Input>,
+    eof: bool,
+    /// Time of the previous record (for records without one).
+    last_time: Timestamp,
+    buf: Vec<u8>,
+}
+
+impl Cursor {
+    fn open(rules: &RuleSet, f: &ReplayFile) -> Result<Cursor, PipelineError> {
+        let err = |source| PipelineError::Read {
+            path: f.path.display().to_string(),
+            source,
+        };
+        let mut file = File::open(&f.path).map_err(err)?;
+        let meta = file.metadata().map_err(err)?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(Timestamp::EPOCH, |d| {
+                Timestamp::from_unix_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+            });
+        let mut head = [0u8; 3];
+        let mut n = 0;
+        while n < head.len() {
+            match file.read(&mut head[n..]).map_err(err)? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        let (encoding, bom) = Encoding::sniff(&head[..n]);
+        let mut lines = LineBuffer::new(encoding, bom as u64, 1 << 20);
+        lines.extend(&head[bom..n]);
+        let def = &rules.sources[f.source.index()];
+        let path_text = f.path.display().to_string();
+        Ok(Cursor {
+            source: f.source,
+            key: FileKey(xxhash_rust::xxh3::xxh3_64(path_text.as_bytes())),
+            path: Arc::from(path_text),
+            file,
+            lines,
+            decoder: Decoder::new(encoding),
+            parser: RecordParser::new(def.format, def.timezone.clone()),
+            queue: VecDeque::new(),
+            eof: false,
+            last_time: mtime,
+            buf: vec![0u8; CHUNK],
+        })
+    }
+
+    /// Parses until an input is queued or the file ends.
+    fn fill(&mut self, ingest: &mut Ingest) -> Result<(), PipelineError> {
+        while self.queue.is_empty() && !self.eof {
+            let n = self
+                .file
+                .read(&mut self.buf)
+                .map_err(|source| PipelineError::Read {
+                    path: self.path.to_string(),
+                    source,
+                })?;
+            if n == 0 {
+                self.eof = true;
+            } else {
+                self.lines.extend(&self.buf[..n]);
+            }
+            let Cursor {
+                source,
+                key,
+                path,
+                lines,
+                decoder,
+                parser,
+                queue,
+                last_time,
+                eof,
+                ..
+            } = self;
+            let mut inputs = Vec::new();
+            let mut sink = |record: &crate::event::Record<'_>| {
+                *last_time =
+                    ingest.record(*source, *key, path, record, *last_time, None, &mut inputs);
+            };
+            let mut on_line = |raw: crate::parse::lines::RawLine<'_>| {
+                let text = decoder.decode(raw.bytes);
+                parser.push_line(text, raw.offset, raw.cut, &mut sink);
+            };
+            lines.drain_lines(&mut on_line);
+            if *eof {
+                lines.flush_partial(&mut on_line);
+                parser.flush(&mut sink);
+            }
+            queue.extend(inputs);
+        }
+        Ok(())
+    }
+}
+
+/// Replays `files` through the rules, sending documents to `outputs`.
+///
+/// # Errors
+/// When a file cannot be read or the matcher cannot be built.
+pub fn run(
+    rules: Arc<RuleSet>,
+    ctx: Context,
+    files: &[ReplayFile],
+    outputs: Vec<Box<dyn Output>>,
+    clock: Arc<dyn Clock>,
+) -> Result<ReplayReport, PipelineError> {
+    let matcher = Matcher::new(&rules)?;
+    let mut ingest = Ingest::new(
+        Arc::clone(&rules),
+        matcher,
+        ctx.host.clone(),
+        std::time::Duration::ZERO,
+    );
+    let mut cursors = files
+        .iter()
+        .map(|f| Cursor::open(&rules, f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (tx, rx) = bounded::<Batch>(CHANNEL_DEPTH);
+    let mut engine = Engine::new(Arc::clone(&rules), ctx, Options::default(), outputs, clock);
+    let engine_thread = std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || {
+            for batch in rx {
+                for input in batch.inputs {
+                    engine.apply(input);
+                }
+            }
+            engine
+        })
+        .map_err(|_| PipelineError::Thread("engine"))?;
+
+    // k-way merge on each file's next input time; ties by file order.
+    let mut heap = BinaryHeap::new();
+    for (i, c) in cursors.iter_mut().enumerate() {
+        c.fill(&mut ingest)?;
+        if let Some(t) = c.queue.front().map(Input::time) {
+            heap.push(Reverse((t, i)));
+        }
+    }
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut result = Ok(());
+    while let Some(Reverse((_, i))) = heap.pop() {
+        let c = &mut cursors[i];
+        if let Some(input) = c.queue.pop_front() {
+            batch.push(input);
+        }
+        if let Err(e) = c.fill(&mut ingest) {
+            result = Err(e);
+            break;
+        }
+        if let Some(t) = c.queue.front().map(Input::time) {
+            heap.push(Reverse((t, i)));
+        }
+        if batch.len() >= BATCH
+            && tx
+                .send(Batch {
+                    inputs: std::mem::take(&mut batch),
+                    ..Batch::default()
+                })
+                .is_err()
+        {
+            break;
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Batch {
+            inputs: batch,
+            ..Batch::default()
+        });
+    }
+    drop(tx);
+    let engine = engine_thread
+        .join()
+        .map_err(|_| PipelineError::Thread("engine"))?;
+    result?;
+    Ok(ReplayReport {
+        ingest: ingest.stats().clone(),
+        sent: engine.stats().sent,
+        late: engine.correlator().stats().late,
+    })
+}
+
+/// The files a site holds for the rules' sources: every file a source path
+/// matches, plus its rotated `.lo_` sibling when there is one.
+pub fn site_files(rules: &RuleSet, site: &Path) -> Vec<ReplayFile> {
+    let mut out = Vec::new();
+    for (i, s) in rules.sources.iter().enumerate() {
+        for path in resolve_files(site, &s.path) {
+            let rotated = path.with_extension("lo_");
+            if let Some(r) = resolve_files(site, &rotated.to_string_lossy())
+                .into_iter()
+                .next()
+            {
+                out.push(ReplayFile {
+                    path: r,
+                    source: SourceId(i as u32),
+                });
+            }
+            out.push(ReplayFile {
+                path,
+                source: SourceId(i as u32),
+            });
+        }
+    }
+    out
+}
+
+/// TEMPORARY until the tailer's path resolver lands: every file matching
+/// `pattern` (relative to `site`, `/` or `\\`, globs, case-insensitive).
+fn resolve_files(site: &Path, pattern: &str) -> Vec<PathBuf> {
+    let pattern = pattern.replace('\\', "/");
+    let (mut current, rest) = if Path::new(&pattern).is_absolute() {
+        (
+            vec![PathBuf::from("/")],
+            pattern.trim_start_matches('/').to_owned(),
+        )
+    } else {
+        (vec![site.to_path_buf()], pattern)
+    };
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let Ok(glob) = GlobBuilder::new(part)
+            .case_insensitive(true)
+            .literal_separator(true)
+            .build()
+        else {
+            return Vec::new();
+        };
+        let m = glob.compile_matcher();
+        let last = i + 1 == parts.len();
+        let mut next = Vec::new();
+        for dir in &current {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .filter(|e| m.is_match(e.file_name().to_string_lossy().as_ref()))
+                .filter(|e| {
+                    e.file_type()
+                        .map(|t| if last { t.is_file() } else { t.is_dir() })
+                        .unwrap_or(false)
+                })
+                .map(|e| e.path())
+                .collect();
+            found.sort();
+            next.extend(found);
+        }
+        current = next;
+    }
+    current
+}

@@ -1,0 +1,179 @@
+//! The state folder (`--state DIR`): an exclusive lock so that two agents
+//! never share it, and the paths of what lives in it (tail checkpoints,
+//! engine state).
+//!
+//! The lock is an OS file lock on `logwarden.lock` (`File::try_lock`), so it
+//! disappears with the process, even after `kill -9`: a stale lock file never
+//! blocks a restart.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Errors opening the state folder.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The folder could not be created or the lock file opened.
+    #[error("cannot use state folder {path}: {source}; pass --state with a writable folder")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Another agent holds the lock.
+    #[error(
+        "state folder {path} is in use by another logwarden agent{pid}; stop it or pass a different --state folder"
+    )]
+    Locked {
+        /// The folder.
+        path: PathBuf,
+        /// `" (pid N)"` when the other agent recorded it.
+        pid: String,
+    },
+}
+
+/// An open, locked state folder. The lock is released on drop.
+#[derive(Debug)]
+pub struct StateDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl StateDir {
+    /// Creates (if needed) and locks `path`.
+    ///
+    /// # Errors
+    /// [`StateError::Locked`] when another agent holds it; [`StateError::Folder`]
+    /// when it cannot be created or opened.
+    pub fn open(path: &Path) -> Result<StateDir, StateError> {
+        let folder = |source| StateError::Folder {
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(path).map_err(folder)?;
+        let lock_path = path.join("logwarden.lock");
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(folder)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let pid = std::fs::read_to_string(&lock_path)
+                    .ok()
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .map(|p| format!(" (pid {p})"))
+                    .unwrap_or_default();
+                return Err(StateError::Locked {
+                    path: path.to_path_buf(),
+                    pid,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(folder(e)),
+        }
+        // Record our pid for the message another agent would print; the lock
+        // itself is what counts.
+        let _ = lock
+            .set_len(0)
+            .and_then(|()| write!(lock, "{}", std::process::id()));
+        Ok(StateDir {
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where tail checkpoints live.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.path.join("checkpoints.json")
+    }
+
+    /// Where the correlator's state lives.
+    pub fn engine(&self) -> PathBuf {
+        self.path.join("engine.json")
+    }
+}
+
+/// The default state folder of this platform: `%ProgramData%\logwarden` on
+/// Windows; `$XDG_STATE_HOME/logwarden`, else `~/.local/state/logwarden`
+/// elsewhere (and `./logwarden-state` when none of those is known).
+pub fn default_dir() -> PathBuf {
+    if cfg!(windows) {
+        if let Some(p) = std::env::var_os("ProgramData") {
+            return PathBuf::from(p).join("logwarden");
+        }
+    }
+    if let Some(p) = std::env::var_os("XDG_STATE_HOME").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p).join("logwarden");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|p| !p.is_empty()) {
+        return PathBuf::from(home)
+            .join(".local")
+            .join("state")
+            .join("logwarden");
+    }
+    PathBuf::from("logwarden-state")
+}
+
+/// Writes `bytes` to `path` atomically: temp file, fsync, rename (and, on
+/// Unix, fsync of the folder so the rename itself survives a crash).
+///
+/// # Errors
+/// Any I/O error; `path` then still holds its previous content.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    #[cfg(unix)]
+    {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_open_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = StateDir::open(dir.path()).unwrap();
+        let err = StateDir::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StateError::Locked { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("in use by another logwarden agent")
+        );
+        drop(first);
+        StateDir::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_replaces_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert!(!dir.path().join("x.tmp").exists());
+    }
+}
