@@ -201,8 +201,8 @@ impl Correlator {
         let Some(first) = state.holds(spec, t) else {
             return;
         };
-        if let Some(p) = &spec.preceded_by {
-            if p.required {
+        if let Some(p) = &spec.preceded_by
+            && p.required {
                 let ok = state
                     .precondition
                     .last_active
@@ -211,7 +211,6 @@ impl Correlator {
                     return;
                 }
             }
-        }
         let group: Vec<(String, String)> = spec
             .group_by
             .iter()
@@ -268,11 +267,10 @@ impl Correlator {
             &fields,
             out,
         );
-        if let RuleState::Correlate(groups) = &mut self.states[corr.index()] {
-            if let Some(ep) = groups.get_mut(&key).and_then(|s| s.firing.as_mut()) {
+        if let RuleState::Correlate(groups) = &mut self.states[corr.index()]
+            && let Some(ep) = groups.get_mut(&key).and_then(|s| s.firing.as_mut()) {
                 ep.sent = sent;
             }
-        }
     }
 
     pub(super) fn correlation_timer(

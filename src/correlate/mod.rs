@@ -235,11 +235,10 @@ impl Correlator {
                     for m in &c.members {
                         watchers[m.index()].push(id);
                     }
-                    if let Some(p) = &c.preceded_by {
-                        if !watchers[p.rule.index()].contains(&id) {
+                    if let Some(p) = &c.preceded_by
+                        && !watchers[p.rule.index()].contains(&id) {
                             watchers[p.rule.index()].push(id);
                         }
-                    }
                     RuleState::Correlate(BTreeMap::new())
                 }
             });
@@ -403,12 +402,11 @@ impl Correlator {
         if !rule.meta.alert {
             return;
         }
-        if let Some(last) = state.last_sent {
-            if !suppress_for.is_zero() && t < last.saturating_add(suppress_for) {
+        if let Some(last) = state.last_sent
+            && !suppress_for.is_zero() && t < last.saturating_add(suppress_for) {
                 self.stats.suppressed += 1;
                 return;
             }
-        }
         state.last_sent = Some(t);
         if self.inhibited(hit.rule, &fields) {
             self.stats.inhibited += 1;
