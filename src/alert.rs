@@ -559,3 +559,190 @@ pub fn summary_line(doc: &AlertDocument) -> String {
         doc.message
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::correlate::Evidence;
+    use crate::event::RuleId;
+    use crate::rule::{
+        AbsenceRule, Defaults, LineCondition, Location, MatchRule, Pattern, Rule, RuleKind,
+        RuleMeta,
+    };
+
+    fn rules() -> RuleSet {
+        let line = LineCondition {
+            sources: vec![],
+            pattern: Pattern::Contains("x".into()),
+            not_contains: None,
+            component: None,
+            severity_at_least: None,
+            thread: None,
+            raw: false,
+        };
+        let rule = |id: &str, kind| Rule {
+            id: id.into(),
+            meta: RuleMeta {
+                reference: Some("KB Q260366".into()),
+                recommendation: Some("Restart SMS_EXECUTIVE.".into()),
+                alert: true,
+                ..RuleMeta::default()
+            },
+            kind,
+            location: Location::default(),
+        };
+        RuleSet {
+            defaults: Defaults::default(),
+            sources: vec![],
+            gauges: vec![],
+            rules: vec![
+                rule(
+                    "m",
+                    RuleKind::Match(MatchRule {
+                        line,
+                        suppress_for: Duration::ZERO,
+                        group_by: vec![],
+                    }),
+                ),
+                rule(
+                    "a",
+                    RuleKind::Absence(AbsenceRule {
+                        sources: vec![],
+                        silent_for: Duration::from_secs(900),
+                    }),
+                ),
+            ],
+        }
+    }
+
+    fn transition(rule: u32, status: Status, detail: Detail) -> Transition {
+        let t = Timestamp::from_unix_secs(962_544_226);
+        Transition {
+            rule: RuleId(rule),
+            status,
+            time: t,
+            group: vec![("host.name".into(), "PRI01".into())],
+            alert_id: 1,
+            uuid: 2,
+            event_id: 3,
+            since: (status == Status::Resolved).then_some(Timestamp::from_unix_secs(962_540_000)),
+            evidence: vec![Evidence {
+                message: "Backup completed".into(),
+                path: "Logs/smsbkup.log".into(),
+                offset: 42,
+                time: t,
+            }],
+            related: vec![Related {
+                rule: "despool-waiting".into(),
+                role: "member".into(),
+                status: "firing".into(),
+                since: Some(t),
+                last_active: Some(t),
+                count: Some(3),
+                gauge: Some(GaugeValues {
+                    gauge: "despoolr_receive".into(),
+                    time: t,
+                    files: 80,
+                    bytes: 8_000,
+                    oldest_age: Duration::from_secs(700),
+                    rises: vec![("files".into(), Duration::from_secs(600), 77.0)],
+                }),
+            }],
+            detail,
+        }
+    }
+
+    /// Every kind of document validates against the shipped JSON Schema.
+    #[test]
+    fn documents_match_the_schema() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../docs/alert.schema.json")).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let rules = rules();
+        let ctx = Context {
+            host: "PRI01".into(),
+            labels: [("site_code".to_owned(), "PS1".to_owned())].into(),
+        };
+        let cases = [
+            transition(0, Status::Matched, Detail::Match),
+            transition(
+                1,
+                Status::Firing,
+                Detail::Absence {
+                    silent_for: Duration::from_secs(900),
+                    last_seen: None,
+                },
+            ),
+            transition(
+                1,
+                Status::Resolved,
+                Detail::Absence {
+                    silent_for: Duration::from_secs(900),
+                    last_seen: None,
+                },
+            ),
+        ];
+        for tr in &cases {
+            let doc = document(tr, &rules, &ctx, Timestamp::from_unix_secs(962_544_300));
+            let line = to_line(&doc);
+            assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&v)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{errors:#?}\n{line}");
+        }
+        // A document that breaks the contract is rejected (the test can fail).
+        let mut v: serde_json::Value = serde_json::from_str(&to_line(&document(
+            &cases[0],
+            &rules,
+            &ctx,
+            Timestamp::EPOCH,
+        )))
+        .unwrap();
+        v["event"]["kind"] = "event".into();
+        assert!(!validator.is_valid(&v));
+    }
+
+    #[test]
+    fn fields_and_sentence() {
+        let rules = rules();
+        let ctx = Context {
+            host: "PRI01".into(),
+            labels: BTreeMap::new(),
+        };
+        let doc = document(
+            &transition(0, Status::Matched, Detail::Match),
+            &rules,
+            &ctx,
+            Timestamp::EPOCH,
+        );
+        assert_eq!(doc.timestamp, "2000-07-02T13:23:46.000Z");
+        assert_eq!(doc.event.action, "alert-matched");
+        assert_eq!(doc.event.kind_type, ["info"]);
+        assert_eq!(doc.event.severity, 3);
+        assert_eq!(doc.logwarden.alert.id, "00000000000000000000000000000001");
+        assert_eq!(
+            doc.message,
+            "m on PRI01: \"Backup completed\" in Logs/smsbkup.log."
+        );
+        let resolved = document(
+            &transition(
+                1,
+                Status::Resolved,
+                Detail::Absence {
+                    silent_for: Duration::from_secs(900),
+                    last_seen: None,
+                },
+            ),
+            &rules,
+            &ctx,
+            Timestamp::EPOCH,
+        );
+        assert_eq!(resolved.logwarden.alert.duration_ms, Some(4_226_000));
+        assert_eq!(resolved.event.kind_type, ["end"]);
+    }
+}

@@ -108,9 +108,10 @@ impl StateDir {
 /// elsewhere (and `./logwarden-state` when none of those is known).
 pub fn default_dir() -> PathBuf {
     if cfg!(windows)
-        && let Some(p) = std::env::var_os("ProgramData") {
-            return PathBuf::from(p).join("logwarden");
-        }
+        && let Some(p) = std::env::var_os("ProgramData")
+    {
+        return PathBuf::from(p).join("logwarden");
+    }
     if let Some(p) = std::env::var_os("XDG_STATE_HOME").filter(|p| !p.is_empty()) {
         return PathBuf::from(p).join("logwarden");
     }

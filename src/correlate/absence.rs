@@ -102,9 +102,10 @@ impl Correlator {
         state.firing = Some(episode.clone());
         let sent = self.absence_transition(rule_id, Status::Firing, fire_at, episode, out);
         if let RuleState::Absence(state) = &mut self.states[rule_id.index()]
-            && let Some(ep) = state.firing.as_mut() {
-                ep.sent = sent;
-            }
+            && let Some(ep) = state.firing.as_mut()
+        {
+            ep.sent = sent;
+        }
     }
 
     fn absence_transition(

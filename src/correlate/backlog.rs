@@ -227,9 +227,10 @@ impl Correlator {
             out,
         );
         if let RuleState::Backlog(state) = &mut self.states[rule_id.index()]
-            && let Some(ep) = state.firing.as_mut() {
-                ep.sent = sent;
-            }
+            && let Some(ep) = state.firing.as_mut()
+        {
+            ep.sent = sent;
+        }
     }
 
     fn backlog_resolve(&mut self, rule_id: RuleId, at: Timestamp, out: &mut Vec<Transition>) {

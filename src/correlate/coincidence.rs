@@ -202,15 +202,16 @@ impl Correlator {
             return;
         };
         if let Some(p) = &spec.preceded_by
-            && p.required {
-                let ok = state
-                    .precondition
-                    .last_active
-                    .is_some_and(|la| la >= first.saturating_sub(p.within) && la <= t);
-                if !ok {
-                    return;
-                }
+            && p.required
+        {
+            let ok = state
+                .precondition
+                .last_active
+                .is_some_and(|la| la >= first.saturating_sub(p.within) && la <= t);
+            if !ok {
+                return;
             }
+        }
         let group: Vec<(String, String)> = spec
             .group_by
             .iter()
@@ -268,9 +269,10 @@ impl Correlator {
             out,
         );
         if let RuleState::Correlate(groups) = &mut self.states[corr.index()]
-            && let Some(ep) = groups.get_mut(&key).and_then(|s| s.firing.as_mut()) {
-                ep.sent = sent;
-            }
+            && let Some(ep) = groups.get_mut(&key).and_then(|s| s.firing.as_mut())
+        {
+            ep.sent = sent;
+        }
     }
 
     pub(super) fn correlation_timer(

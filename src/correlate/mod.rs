@@ -236,9 +236,10 @@ impl Correlator {
                         watchers[m.index()].push(id);
                     }
                     if let Some(p) = &c.preceded_by
-                        && !watchers[p.rule.index()].contains(&id) {
-                            watchers[p.rule.index()].push(id);
-                        }
+                        && !watchers[p.rule.index()].contains(&id)
+                    {
+                        watchers[p.rule.index()].push(id);
+                    }
                     RuleState::Correlate(BTreeMap::new())
                 }
             });
@@ -403,10 +404,12 @@ impl Correlator {
             return;
         }
         if let Some(last) = state.last_sent
-            && !suppress_for.is_zero() && t < last.saturating_add(suppress_for) {
-                self.stats.suppressed += 1;
-                return;
-            }
+            && !suppress_for.is_zero()
+            && t < last.saturating_add(suppress_for)
+        {
+            self.stats.suppressed += 1;
+            return;
+        }
         state.last_sent = Some(t);
         if self.inhibited(hit.rule, &fields) {
             self.stats.inhibited += 1;

@@ -121,9 +121,10 @@ impl Correlator {
         };
         let sent = self.emit(tr, &fields, out);
         if let RuleState::Threshold(groups) = &mut self.states[hit.rule.index()]
-            && let Some(ep) = groups.get_mut(&hit.group).and_then(|s| s.firing.as_mut()) {
-                ep.sent = sent;
-            }
+            && let Some(ep) = groups.get_mut(&hit.group).and_then(|s| s.firing.as_mut())
+        {
+            ep.sent = sent;
+        }
     }
 
     pub(super) fn threshold_timer(

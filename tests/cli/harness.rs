@@ -1,0 +1,217 @@
+//! Test harness: temp sites, the real binary, polling with deadlines.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_logwarden"))
+}
+
+/// A temp folder with a site, a state folder and an alert file.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        Site {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.path("site")
+    }
+
+    pub fn alerts(&self) -> PathBuf {
+        self.path("alerts.ndjson")
+    }
+
+    /// Writes a file (creating folders) under the temp folder.
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// Appends to a file (creating it).
+    pub fn append(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap();
+        f.write_all(content.as_ref()).unwrap();
+        f.flush().unwrap();
+    }
+
+    /// Starts `logwarden run` on this site with `rules` (a path relative to
+    /// the temp folder) and the alert file as output.
+    pub fn start(&self, rules: &str, extra: &[&str]) -> Agent {
+        std::fs::create_dir_all(self.root()).unwrap();
+        let child = bin()
+            .arg("run")
+            .arg("--site")
+            .arg(self.root())
+            .arg("--rules")
+            .arg(self.path(rules))
+            .arg("--state")
+            .arg(self.path("state"))
+            .arg("--output")
+            .arg(self.alerts())
+            .args(extra)
+            .env("LOGWARDEN_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let agent = Agent { child: Some(child) };
+        // The agent is ready once its state lock exists and it has scanned.
+        wait_until(Duration::from_secs(20), "agent start", || {
+            self.path("state/logwarden.lock").exists()
+        });
+        agent
+    }
+
+    /// Alert documents written so far.
+    pub fn docs(&self) -> Vec<Value> {
+        read_docs(&self.alerts())
+    }
+
+    /// Waits until at least `n` documents are written; returns them.
+    pub fn wait_docs(&self, n: usize, within: Duration) -> Vec<Value> {
+        let mut docs = Vec::new();
+        wait_until(within, &format!("{n} alert document(s)"), || {
+            docs = self.docs();
+            docs.len() >= n
+        });
+        docs
+    }
+}
+
+/// Parses an NDJSON file (missing: empty).
+pub fn read_docs(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad NDJSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// Polls `cond` every 20 ms until it holds or `within` passes (then panics
+/// naming `what`).
+pub fn wait_until(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    loop {
+        if cond() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running agent; stopped (SIGTERM, then waited for) on drop.
+pub struct Agent {
+    child: Option<Child>,
+}
+
+impl Agent {
+    /// Stops the agent gracefully and returns its output.
+    pub fn stop(mut self) -> Output {
+        let child = self.child.take().unwrap();
+        terminate(child)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.take() {
+            let _ = terminate(child);
+        }
+    }
+}
+
+fn terminate(child: Child) -> Output {
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+    }
+    #[cfg(not(unix))]
+    {
+        let mut child = child;
+        let _ = child.kill();
+        return child.wait_with_output().unwrap();
+    }
+    #[cfg(unix)]
+    child.wait_with_output().unwrap()
+}
+
+/// The alert JSON Schema shipped in the project.
+pub fn validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/alert.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+/// Asserts every document validates against the schema.
+pub fn assert_schema(docs: &[Value]) {
+    let v = validator();
+    for d in docs {
+        let errors: Vec<String> = v
+            .iter_errors(d)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}\n{d}");
+    }
+}
+
+/// `(rule id, status)` of each document.
+pub fn summary(docs: &[Value]) -> Vec<(String, String)> {
+    docs.iter()
+        .map(|d| {
+            (
+                d["rule"]["id"].as_str().unwrap().to_owned(),
+                d["logwarden"]["alert"]["status"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A small deterministic PRNG (xorshift) for chunk sizes.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: drive the built `logwarden` binary on temp sites.
+//!
+//! One test binary (ripgrep's layout): `harness` gives each test a temp
+//! folder and helpers to write files, start the agent and poll its output
+//! with a deadline (never a bare sleep).
+
+mod harness;
+
+mod agent;
+mod check;
+mod formats;
+mod replay;
+mod ruletest;
