@@ -14,14 +14,15 @@ use crate::rule::RuleKind;
 use crate::time::Timestamp;
 
 /// State of an absence rule.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct AbsenceState {
     /// Last record time (or the start time).
-    last_seen: Option<Timestamp>,
+    pub(super) last_seen: Option<Timestamp>,
     /// Whether `last_seen` is a real record (false: the start time).
     seen_record: bool,
-    firing: Option<Episode>,
-    armed: Option<Timestamp>,
+    pub(super) firing: Option<Episode>,
+    #[serde(skip)]
+    pub(super) armed: Option<Timestamp>,
 }
 
 impl Correlator {

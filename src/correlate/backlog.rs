@@ -13,14 +13,15 @@ use crate::rule::{BacklogRule, GaugeTest, Metric, RuleKind};
 use crate::time::Timestamp;
 
 /// State of a backlog rule (one group: the gauge).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct BacklogState {
     /// Condition true since (not yet firing).
-    pending_since: Option<Timestamp>,
+    pub(super) pending_since: Option<Timestamp>,
     /// While firing: condition false since.
-    clear_since: Option<Timestamp>,
-    firing: Option<Episode>,
-    armed: Option<Timestamp>,
+    pub(super) clear_since: Option<Timestamp>,
+    pub(super) firing: Option<Episode>,
+    #[serde(skip)]
+    pub(super) armed: Option<Timestamp>,
     last: GaugeValues,
 }
 

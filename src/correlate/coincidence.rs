@@ -30,10 +30,11 @@ use crate::time::Timestamp;
 const MAX_STARTS: usize = 32;
 
 /// What a correlation knows of one member in one group.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct MemberTrack {
     /// Member alerts currently firing (by their fields) and since when.
-    firing: BTreeMap<Vec<(String, String)>, Timestamp>,
+    #[serde(with = "super::pairs")]
+    pub(super) firing: BTreeMap<Vec<(String, String)>, Timestamp>,
     last_active: Option<Timestamp>,
     /// Recent activation starts, oldest first.
     starts: VecDeque<Timestamp>,
@@ -46,7 +47,7 @@ impl MemberTrack {
         !self.firing.is_empty()
             || self
                 .last_active
-                .is_some_and(|la| la >= t.saturating_sub(within))
+                .is_some_and(|la| la > t.saturating_sub(within))
     }
 
     /// Activation starts that still count at `t`, ascending.
@@ -85,12 +86,13 @@ impl MemberTrack {
 }
 
 /// One group of a correlation.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct CorrelationState {
     members: Vec<MemberTrack>,
     precondition: MemberTrack,
-    firing: Option<Episode>,
-    armed: Option<Timestamp>,
+    pub(super) firing: Option<Episode>,
+    #[serde(skip)]
+    pub(super) armed: Option<Timestamp>,
 }
 
 impl CorrelationState {
@@ -137,15 +139,12 @@ impl CorrelationState {
 
     /// When the coincidence lapses if nothing else happens (only members
     /// that are not firing can lapse).
-    fn lapse_at(&self, spec: &CorrelateRule) -> Option<Timestamp> {
+    pub(super) fn lapse_at(&self, spec: &CorrelateRule) -> Option<Timestamp> {
         self.members
             .iter()
             .filter(|m| m.firing.is_empty())
             .filter_map(|m| m.last_active)
-            .map(|la| {
-                la.saturating_add(spec.within)
-                    .saturating_add(std::time::Duration::from_nanos(1))
-            })
+            .map(|la| la.saturating_add(spec.within))
             .min()
     }
 }
@@ -302,7 +301,8 @@ impl Correlator {
             return;
         };
         if state.members.iter().all(|m| m.active_at(due, spec.within)) {
-            if let Some(next) = state.lapse_at(spec) {
+            // Re-arm only forward: a due time that does not move would spin.
+            if let Some(next) = state.lapse_at(spec).filter(|&n| n > due) {
                 self.timers.schedule(&mut state.armed, corr, key, next);
             }
             return;

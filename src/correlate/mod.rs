@@ -19,6 +19,8 @@ mod absence;
 mod backlog;
 mod coincidence;
 pub mod ids;
+mod snapshot;
+use snapshot::pairs;
 mod threshold;
 mod transition;
 
@@ -32,6 +34,7 @@ use crate::rule::{Rule, RuleKind, RuleSet};
 use crate::time::Timestamp;
 
 pub use ids::Cause;
+pub use snapshot::{RestoreReport, Snapshot};
 pub use transition::{Detail, Evidence, GaugeValues, Related, Status, Transition};
 
 /// The values of a rule's `group_by` fields, in the rule's order.
@@ -70,9 +73,10 @@ pub struct Stats {
 }
 
 /// A firing episode of one alert.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Episode {
     since: Timestamp,
+    #[serde(with = "snapshot::hex128")]
     uuid: u128,
     /// False when the firing document was held back (building block or
     /// inhibited): the resolution is then held back too.
@@ -154,16 +158,16 @@ impl Timers {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 enum RuleState {
-    Match(BTreeMap<GroupKey, MatchState>),
-    Threshold(BTreeMap<GroupKey, threshold::ThresholdState>),
+    Match(#[serde(with = "pairs")] BTreeMap<GroupKey, MatchState>),
+    Threshold(#[serde(with = "pairs")] BTreeMap<GroupKey, threshold::ThresholdState>),
     Backlog(backlog::BacklogState),
     Absence(absence::AbsenceState),
-    Correlate(BTreeMap<GroupKey, coincidence::CorrelationState>),
+    Correlate(#[serde(with = "pairs")] BTreeMap<GroupKey, coincidence::CorrelationState>),
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct MatchState {
     last_sent: Option<Timestamp>,
 }

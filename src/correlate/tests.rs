@@ -636,3 +636,83 @@ proptest! {
         prop_assert_eq!(replay.len(), out.len());
     }
 }
+
+fn roundtrip(c: &Correlator, set: &Arc<RuleSet>) -> Correlator {
+    let json = serde_json::to_string(&c.snapshot()).unwrap();
+    let snap: Snapshot = serde_json::from_str(&json).unwrap();
+    let (c, report) =
+        Correlator::restore(Arc::clone(set), "PRI01".into(), Options::default(), snap);
+    assert!(report.dropped.is_empty(), "{report:?}");
+    c
+}
+
+#[test]
+fn a_restart_mid_window_keeps_counting() {
+    let set = rules(vec![("waiting", true, threshold(3, 10, 15))]);
+    let mut c = Correlator::new(Arc::clone(&set), "PRI01".into(), Options::default());
+    let mut out = Vec::new();
+    c.apply(hit(0, 0, 1), &mut out);
+    c.apply(hit(0, 60, 2), &mut out);
+    let mut c = roundtrip(&c, &set);
+    c.apply(hit(0, 120, 3), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].time, at(120));
+}
+
+#[test]
+fn a_firing_alert_survives_a_restart_without_being_resent_and_resolves_later() {
+    let set = stall_rules(correlate(&[0, 1], 10));
+    let mut c = Correlator::new(Arc::clone(&set), "PRI01".into(), Options::default());
+    let mut out = Vec::new();
+    let inputs = incident();
+    let (before, after): (Vec<_>, Vec<_>) = inputs.into_iter().partition(|i| i.time() <= at(300));
+    for i in before {
+        c.apply(i, &mut out);
+    }
+    assert_eq!(out.len(), 1, "firing before the restart");
+    let uuid = out[0].uuid;
+    let mut c = roundtrip(&c, &set);
+    out.clear();
+    for i in after {
+        c.apply(i, &mut out);
+    }
+    c.advance_to(at(7_200), &mut out);
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].status, Status::Resolved);
+    assert_eq!(out[0].uuid, uuid);
+    assert_eq!(out[0].time.as_unix_nanos(), at(1_500).as_unix_nanos());
+}
+
+#[test]
+fn a_changed_rule_starts_afresh_and_others_keep_state() {
+    let set = rules(vec![
+        ("waiting", true, threshold(3, 10, 15)),
+        ("other", true, threshold(2, 10, 15)),
+    ]);
+    let mut c = Correlator::new(Arc::clone(&set), "PRI01".into(), Options::default());
+    let mut out = Vec::new();
+    c.apply(hit(0, 0, 1), &mut out);
+    c.apply(hit(0, 60, 2), &mut out);
+    c.apply(hit(1, 60, 3), &mut out);
+    let changed = rules(vec![
+        ("waiting", true, threshold(3, 10, 15)),
+        ("other", true, threshold(5, 10, 15)),
+    ]);
+    let (mut c, report) = Correlator::restore(
+        Arc::clone(&changed),
+        "PRI01".into(),
+        Options::default(),
+        c.snapshot(),
+    );
+    assert_eq!(
+        report,
+        RestoreReport {
+            restored: 1,
+            dropped: vec!["other".into()]
+        }
+    );
+    c.apply(hit(0, 120, 4), &mut out);
+    c.apply(hit(1, 120, 5), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].rule, RuleId(0));
+}

@@ -14,17 +14,18 @@ use crate::rule::RuleKind;
 use crate::time::Timestamp;
 
 /// One group of a threshold rule.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct ThresholdState {
     /// Times of the most recent matches (at most `count`).
     recent: VecDeque<Timestamp>,
     /// Most recent matching records.
     evidence: VecDeque<Evidence>,
-    last_hit: Option<Timestamp>,
+    pub(super) last_hit: Option<Timestamp>,
     /// Matches since the episode started.
     episode_count: u64,
-    firing: Option<Episode>,
-    armed: Option<Timestamp>,
+    pub(super) firing: Option<Episode>,
+    #[serde(skip)]
+    pub(super) armed: Option<Timestamp>,
 }
 
 impl Correlator {
