@@ -3,7 +3,7 @@
 //!
 //! Owns: framing records on their markers across and within physical lines,
 //! and reading their attributes. Does not own: the timestamp forms
-//! ([`crate::parse::timestamp`]) or line splitting.
+//! (module `timestamp`) or line splitting.
 //!
 //! A record starts at `<![LOG[`, its message ends at `]LOG]!>`, and the
 //! attribute block `<…>` that follows closes it. A message may span physical
@@ -29,7 +29,7 @@
 //! - A `<![LOG[` inside an unfinished record means the writer never finished
 //!   it: the unfinished record is handed out as a plain record (message: its
 //!   text after `<![LOG[`, raw: all of it) and the new record starts. The
-//!   same happens on [`Framer::flush`].
+//!   same happens on [`crate::parse::RecordParser::flush`].
 //! - A record longer than the record cap keeps the start of its message
 //!   (up to the cap) and its attributes, and is flagged `cut`; memory stays
 //!   bounded by the cap.

@@ -7,8 +7,8 @@
 //! `sms` (one record per line, trailer read from the right), `cmtrace`
 //! (framed on its markers, across and within lines), `plain`, and `auto`
 //! (decided per file from its first records). Timestamps are parsed by hand
-//! and converted to UTC here ([`timestamp`], with the Windows zone-name
-//! table in [`winzone`]).
+//! and converted to UTC here (module `timestamp`, with the Windows zone-name
+//! table in module `winzone`).
 //!
 //! No I/O, no clock: the caller supplies bytes and offsets. Bad input of any
 //! kind never fails and never panics: what cannot be structured is a plain
