@@ -21,8 +21,9 @@
 //!   ignored).
 //! - A bias outside ±24 h, an impossible date, or a field that is not a
 //!   number makes the timestamp unreadable (`None`), never a guess.
-//! - A Windows zone name not in [`crate::parse::winzone`] falls back to the
-//!   source's zone, like a missing one.
+//! - A Windows zone name in the line wins over the source's configured zone
+//!   (the writer knew its zone); a name not in [`crate::parse::winzone`]
+//!   falls back to the source's zone, like a missing one.
 //! - For a source in a zone with daylight saving (`local` or an IANA name),
 //!   the offset is looked up once per civil hour and cached: transitions are
 //!   assumed to fall on whole hours (true of every zone in use today), the
