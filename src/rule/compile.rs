@@ -157,6 +157,16 @@ fn key_elsewhere(kind: Option<Kind>, key: &str) -> Option<String> {
     if owners.is_empty() {
         return None;
     }
+    // A key every table has ("id", "name", …) says nothing about which one.
+    let owners = if owners.len() > 3 {
+        vec![
+            "[[source]]".to_owned(),
+            "[[match]]".to_owned(),
+            "…".to_owned(),
+        ]
+    } else {
+        owners
+    };
     Some(match kind {
         Some(_) => format!("{key:?} is a key of {}", owners.join(" and ")),
         None => format!(
@@ -1169,7 +1179,11 @@ fn link(docs: &mut [Doc<'_>], decls: Vec<Decl>, defaults: Defaults) -> RuleSet {
                                     required: *required,
                                 })
                             });
-                        check_correlate_groups(doc, &decls, &resolved, group_by, &d.ctx);
+                        // With a member unresolved (already reported), its
+                        // group fields are unknown: checking would only cascade.
+                        if !resolved.is_empty() && resolved.len() == members.len() {
+                            check_correlate_groups(doc, &decls, &resolved, group_by, &d.ctx);
+                        }
                         RuleKind::Correlate(CorrelateRule {
                             members: resolved
                                 .iter()
@@ -1228,9 +1242,6 @@ fn check_correlate_groups(
         if let Body::Rule(r) = &decls[*m].body {
             available.extend(r.kind.group_names());
         }
-    }
-    if members.is_empty() {
-        return;
     }
     for g in group_by {
         let name = g.get_ref().as_str();

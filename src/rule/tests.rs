@@ -474,6 +474,12 @@ fn schema_and_top_level_shape() {
         ],
     );
     check(
+        "id = \"x\"\n",
+        &[
+            "rules/a.toml:1:1: unknown key \"id\" in the top level of the file (\"id\" belongs inside a table such as [[source]] or [[match]] or …: is a table header missing above it?)",
+        ],
+    );
+    check(
         "[[matches]]\nid = \"x\"\n",
         &[
             "rules/a.toml:1:3: unknown key \"matches\" in the top level of the file (did you mean \"match\"?)",
@@ -605,7 +611,8 @@ fn correlate_problems() {
         &format!(
             "{rules}[[correlate]]\nid = \"c\"\nall_of = [\"m\"]\nwithin = \"0s\"\npreceded_by = {{ rule = \"despool\", within = \"1h\", requird = true }}\n\n\
              [[correlate]]\nid = \"d\"\nall_of = [\"m\", \"quiet\", \"m\"]\nsequence = [\"m\", \"quiet\"]\nwithin = \"1m\"\ngroup_by = [\"component\"]\n\n\
-             [[correlate]]\nid = \"e\"\nall_of = [\"m\", \"mm\"]\nwithin = \"1m\"\ngroup_by = [\"host.name\", \"component\"]\npreceded_by = \"m\"\n"
+             [[correlate]]\nid = \"e\"\nall_of = [\"m\", \"mm\"]\nwithin = \"1m\"\ngroup_by = [\"host.name\", \"component\"]\npreceded_by = \"m\"\n\n\
+             [[correlate]]\nid = \"f\"\nall_of = [\"m\", \"quiet\"]\nwithin = \"1m\"\ngroup_by = [\"host.name\", \"component\"]\n"
         ),
         &[
             "rules/a.toml:17:10: \"all_of\" in [[correlate]] \"c\" needs at least two rules (a single rule needs no correlation)",
@@ -615,8 +622,8 @@ fn correlate_problems() {
             "rules/a.toml:23:25: \"m\" is listed twice in \"all_of\" of [[correlate]] \"d\"",
             "rules/a.toml:24:1: \"sequence\" cannot be combined with \"all_of\" in [[correlate]] \"d\": keep one of them",
             "rules/a.toml:30:16: unknown rule \"mm\" in [[correlate]] \"e\" (did you mean \"m\"?)",
-            "rules/a.toml:32:26: group_by field \"component\" in [[correlate]] \"e\" is not a group_by field of any of its members (add it to a member's group_by, or group by host.name)",
             "rules/a.toml:33:15: \"preceded_by\" in [[correlate]] \"e\" must be a table like { rule = \"backup-finished\", within = \"1h\" }, not a string",
+            "rules/a.toml:39:26: group_by field \"component\" in [[correlate]] \"f\" is not a group_by field of any of its members (add it to a member's group_by, or group by host.name)",
         ],
     );
 }
