@@ -1,0 +1,307 @@
+//! One lane: the line rules of one source that look at one text of the
+//! record (the message, or the raw record for `raw = true`), compiled into at
+//! most one Aho-Corasick automaton and one multi-pattern regex.
+//!
+//! A scan of a lane pushes *candidate codes* (`rule << 1 | confirm`): the
+//! rule's dense index in the matcher and whether its text test still has to
+//! be confirmed on this text (a prefilter hit) or is already known to hold
+//! (an exact literal or a multi-pattern regex match). Filters,
+//! `not_contains` and confirmation are the caller's job.
+//!
+//! Owns the split between prefilter and regex set; does not know about
+//! records, filters or rule ids.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
+use regex_automata::meta;
+use regex_automata::nfa::thompson::WhichCaptures;
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind, PatternSet};
+use regex_syntax::hir::Hir;
+
+use super::Strategy;
+use super::literal::Required;
+
+/// The lazy DFA of a regex set keeps this much per pattern, so that a large
+/// set does not thrash its cache and fall back to the (50× slower) PikeVM.
+const CACHE_PER_PATTERN: usize = 64 * 1024;
+/// Lower and upper bounds of a set's lazy DFA cache (per thread).
+const CACHE_MIN: usize = 2 * 1024 * 1024;
+const CACHE_MAX: usize = 128 * 1024 * 1024;
+/// Above this many pattern bytes the prefilter uses the compact NFA instead
+/// of the faster but larger DFA.
+const AC_DFA_MAX_BYTES: usize = 64 * 1024;
+
+/// A rule's text test as the lane builder sees it.
+#[derive(Debug)]
+pub(crate) enum PlannedText {
+    /// `contains` / `contains_any`: any of the literals.
+    Literals(Vec<String>),
+    /// `regex`.
+    Regex {
+        /// The pattern as parsed by the `regex` crate's default syntax.
+        hir: Hir,
+        /// The pattern's ASCII twin, when that differs: the same result on
+        /// ASCII text with a smaller, faster automaton.
+        ascii: Option<Hir>,
+        /// The regex's required literals, if it has any.
+        required: Option<Required>,
+    },
+}
+
+/// One rule handed to [`Lane::build`].
+#[derive(Debug)]
+pub(crate) struct LaneRule<'a> {
+    /// The rule's dense index in the matcher.
+    pub dense: u32,
+    /// Its text test.
+    pub text: &'a PlannedText,
+}
+
+/// Errors building a lane's automata.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct LaneError(String);
+
+/// The compiled rules of one (source, text) pair.
+#[derive(Debug)]
+pub(crate) struct Lane {
+    /// Codes pushed for every text: rules whose test holds for any text
+    /// (an empty literal) or that must be run one by one (their regex set
+    /// could not be built).
+    always: Box<[u32]>,
+    /// The prefilter over the lane's literals, if it has any.
+    prefilter: Option<Prefilter>,
+    /// The multi-pattern regex over the rules without a useful literal.
+    set: Option<RegexSet>,
+}
+
+#[derive(Debug)]
+struct Prefilter {
+    ac: AhoCorasick,
+    /// Per automaton pattern: the codes it makes candidates.
+    targets: Box<[Box<[u32]>]>,
+    /// Every code the prefilter can push, with the confirm bit set: used if
+    /// a search ever fails, so that a failure costs speed and never a match.
+    fallback: Box<[u32]>,
+}
+
+#[derive(Debug)]
+struct RegexSet {
+    unicode: meta::Regex,
+    /// Same patterns with Unicode off, used on ASCII text.
+    ascii: Option<meta::Regex>,
+    /// Per set pattern: its code (confirm bit clear).
+    targets: Box<[u32]>,
+    /// Index of this set's [`PatternSet`] in the scratch space.
+    slot: usize,
+}
+
+impl Lane {
+    /// Compiles `rules` with `strategy`. `slot` is the scratch index this
+    /// lane's regex set will use; it is incremented when the lane has one.
+    pub(crate) fn build(
+        rules: &[LaneRule<'_>],
+        strategy: Strategy,
+        slot: &mut usize,
+        set_sizes: &mut Vec<usize>,
+    ) -> Result<Lane, LaneError> {
+        let mut always = Vec::new();
+        // (code without confirm bit, literals, needs confirm even when exact)
+        let mut to_prefilter: Vec<(u32, Vec<Vec<u8>>, bool)> = Vec::new();
+        let mut to_set: Vec<(u32, Hir, Option<Hir>)> = Vec::new();
+        let mut case_insensitive = false;
+        for rule in rules {
+            let code = rule.dense << 1;
+            match rule.text {
+                PlannedText::Literals(lits) => {
+                    if lits.iter().any(String::is_empty) {
+                        always.push(code);
+                    } else if strategy == Strategy::Set {
+                        let alts = lits.iter().map(|l| Hir::literal(l.as_bytes())).collect();
+                        to_set.push((code, Hir::alternation(alts), None));
+                    } else if !lits.is_empty() {
+                        let bytes = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
+                        to_prefilter.push((code, bytes, false));
+                    }
+                }
+                PlannedText::Regex {
+                    hir,
+                    ascii,
+                    required,
+                } => {
+                    let usable = required.as_ref().filter(|r| match strategy {
+                        Strategy::Auto => r.selective,
+                        Strategy::Prefilter => true,
+                        Strategy::Set => false,
+                    });
+                    if let Some(req) = usable {
+                        case_insensitive |= req.has_case_variants();
+                        to_prefilter.push((code, req.literals.clone(), !req.exact));
+                    } else {
+                        to_set.push((code, hir.clone(), ascii.clone()));
+                    }
+                }
+            }
+        }
+        let prefilter = if to_prefilter.is_empty() {
+            None
+        } else {
+            Some(Prefilter::build(to_prefilter, case_insensitive)?)
+        };
+        let set = match RegexSet::build(&to_set, *slot) {
+            Ok(Some(set)) => {
+                *slot += 1;
+                set_sizes.push(set.targets.len());
+                Some(set)
+            }
+            Ok(None) => None,
+            Err(_) => {
+                // Too large for one automaton (size limits): run each rule's
+                // own regex. Slow but correct; each regex compiled alone.
+                always.extend(to_set.iter().map(|(code, _, _)| code | 1));
+                None
+            }
+        };
+        Ok(Lane {
+            always: always.into_boxed_slice(),
+            prefilter,
+            set,
+        })
+    }
+
+    /// Pushes the candidate codes of `text` onto `cand`. `patsets` is the
+    /// scratch space indexed by set slot. Allocates nothing once `cand` and
+    /// the regex caches have grown to their working size.
+    pub(crate) fn scan(&self, text: &str, patsets: &mut [PatternSet], cand: &mut Vec<u32>) {
+        cand.extend_from_slice(&self.always);
+        if let Some(pre) = &self.prefilter {
+            pre.scan(text, cand);
+        }
+        if let Some(set) = &self.set {
+            set.scan(text, patsets, cand);
+        }
+    }
+}
+
+impl Prefilter {
+    fn build(
+        entries: Vec<(u32, Vec<Vec<u8>>, bool)>,
+        case_insensitive: bool,
+    ) -> Result<Prefilter, LaneError> {
+        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut targets: Vec<Vec<u32>> = Vec::new();
+        let mut fallback = Vec::with_capacity(entries.len());
+        for (code, literals, confirm) in entries {
+            // An ASCII case-insensitive automaton over folded literals finds
+            // a superset of the exact hits, so every hit is then confirmed.
+            let code = code | u32::from(confirm || case_insensitive);
+            fallback.push(code | 1);
+            for lit in literals {
+                let lit = if case_insensitive {
+                    lit.to_ascii_lowercase()
+                } else {
+                    lit
+                };
+                let at = *index.entry(lit).or_insert_with_key(|lit| {
+                    patterns.push(lit.clone());
+                    targets.push(Vec::new());
+                    patterns.len() - 1
+                });
+                if targets[at].last() != Some(&code) {
+                    targets[at].push(code);
+                }
+            }
+        }
+        let bytes: usize = patterns.iter().map(Vec::len).sum();
+        let kind = (bytes <= AC_DFA_MAX_BYTES).then_some(AhoCorasickKind::DFA);
+        let ac = AhoCorasick::builder()
+            .match_kind(AcMatchKind::Standard)
+            .ascii_case_insensitive(case_insensitive)
+            .kind(kind)
+            .build(&patterns)
+            .map_err(|e| LaneError(format!("literal prefilter: {e}")))?;
+        Ok(Prefilter {
+            ac,
+            targets: targets.into_iter().map(Vec::into_boxed_slice).collect(),
+            fallback: fallback.into_boxed_slice(),
+        })
+    }
+
+    fn scan(&self, text: &str, cand: &mut Vec<u32>) {
+        match self.ac.try_find_overlapping_iter(text) {
+            Ok(hits) => {
+                for hit in hits {
+                    if let Some(codes) = self.targets.get(hit.pattern().as_usize()) {
+                        cand.extend_from_slice(codes);
+                    }
+                }
+            }
+            // Cannot happen with a Standard-kind automaton; stay correct.
+            Err(_) => cand.extend_from_slice(&self.fallback),
+        }
+    }
+}
+
+impl RegexSet {
+    fn build(
+        entries: &[(u32, Hir, Option<Hir>)],
+        slot: usize,
+    ) -> Result<Option<RegexSet>, LaneError> {
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let config = meta::Config::new()
+            .match_kind(MatchKind::All)
+            .which_captures(WhichCaptures::None)
+            .nfa_size_limit(None)
+            .hybrid_cache_capacity((entries.len() * CACHE_PER_PATTERN).clamp(CACHE_MIN, CACHE_MAX));
+        let build = |hirs: Vec<&Hir>| {
+            meta::Builder::new()
+                .configure(config.clone())
+                .syntax(syntax::Config::new())
+                .build_many_from_hir(&hirs)
+                .map_err(|e| LaneError(format!("regex set: {e}")))
+        };
+        let unicode = build(entries.iter().map(|(_, hir, _)| hir).collect())?;
+        let ascii = if entries.iter().any(|(_, _, ascii)| ascii.is_some()) {
+            build(
+                entries
+                    .iter()
+                    .map(|(_, hir, ascii)| ascii.as_ref().unwrap_or(hir))
+                    .collect(),
+            )
+            .ok()
+        } else {
+            None
+        };
+        Ok(Some(RegexSet {
+            unicode,
+            ascii,
+            targets: entries.iter().map(|(code, _, _)| *code).collect(),
+            slot,
+        }))
+    }
+
+    fn scan(&self, text: &str, patsets: &mut [PatternSet], cand: &mut Vec<u32>) {
+        let Some(patset) = patsets.get_mut(self.slot) else {
+            // The scratch space always has a slot per set; if not, run
+            // every rule's own regex rather than miss a match.
+            cand.extend(self.targets.iter().map(|code| code | 1));
+            return;
+        };
+        let re = match &self.ascii {
+            Some(ascii) if text.is_ascii() => ascii,
+            _ => &self.unicode,
+        };
+        patset.clear();
+        re.which_overlapping_matches(&Input::new(text), patset);
+        for pid in patset.iter() {
+            if let Some(code) = self.targets.get(pid.as_usize()) {
+                cand.push(*code);
+            }
+        }
+    }
+}
