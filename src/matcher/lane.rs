@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input as AcInput, MatchKind as AcMatchKind};
 use regex_automata::meta;
 use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
@@ -42,9 +42,6 @@ pub(crate) enum PlannedText {
     Regex {
         /// The pattern as parsed by the `regex` crate's default syntax.
         hir: Hir,
-        /// The pattern's ASCII twin, when that differs: the same result on
-        /// ASCII text with a smaller, faster automaton.
-        ascii: Option<Hir>,
         /// The regex's required literals, if it has any.
         required: Option<Required>,
     },
@@ -64,6 +61,17 @@ pub(crate) struct LaneRule<'a> {
 #[error("{0}")]
 pub(crate) struct LaneError(String);
 
+/// The per-thread buffers a lane scan works in.
+#[derive(Debug)]
+pub(crate) struct LaneScratch<'s> {
+    /// One pattern set per regex set, by slot.
+    pub patsets: &'s mut [PatternSet],
+    /// The text ASCII-lower-cased, for a folded prefilter.
+    pub folded: &'s mut Vec<u8>,
+    /// Candidate codes.
+    pub cand: &'s mut Vec<u32>,
+}
+
 /// The compiled rules of one (source, text) pair.
 #[derive(Debug)]
 pub(crate) struct Lane {
@@ -79,7 +87,18 @@ pub(crate) struct Lane {
 
 #[derive(Debug)]
 struct Prefilter {
-    ac: AhoCorasick,
+    /// Finds the leftmost literal hit, if any. Leftmost-first search can use
+    /// the SIMD Teddy searcher (up to 128 literals); the overlapping search
+    /// that reports *every* literal cannot, so a line without any hit (the
+    /// common case) costs only this search.
+    first: AhoCorasick,
+    /// Reports every literal hit from the leftmost one on (overlapping).
+    all: AhoCorasick,
+    /// True when some literal is case-insensitive: the automata hold
+    /// lower-cased literals and search a lower-cased copy of the text. (An
+    /// ASCII case-insensitive automaton would do the same without the copy,
+    /// but it cannot use Teddy either.)
+    folded: bool,
     /// Per automaton pattern: the codes it makes candidates.
     targets: Box<[Box<[u32]>]>,
     /// Every code the prefilter can push, with the confirm bit set: used if
@@ -89,9 +108,8 @@ struct Prefilter {
 
 #[derive(Debug)]
 struct RegexSet {
-    unicode: meta::Regex,
-    /// Same patterns with Unicode off, used on ASCII text.
-    ascii: Option<meta::Regex>,
+    /// All patterns, `MatchKind::All`, no captures.
+    regex: meta::Regex,
     /// Per set pattern: its code (confirm bit clear).
     targets: Box<[u32]>,
     /// Index of this set's [`PatternSet`] in the scratch space.
@@ -110,7 +128,7 @@ impl Lane {
         let mut always = Vec::new();
         // (code without confirm bit, literals, needs confirm even when exact)
         let mut to_prefilter: Vec<(u32, Vec<Vec<u8>>, bool)> = Vec::new();
-        let mut to_set: Vec<(u32, Hir, Option<Hir>)> = Vec::new();
+        let mut to_set: Vec<(u32, Hir)> = Vec::new();
         let mut case_insensitive = false;
         for rule in rules {
             let code = rule.dense << 1;
@@ -120,17 +138,13 @@ impl Lane {
                         always.push(code);
                     } else if strategy == Strategy::Set {
                         let alts = lits.iter().map(|l| Hir::literal(l.as_bytes())).collect();
-                        to_set.push((code, Hir::alternation(alts), None));
+                        to_set.push((code, Hir::alternation(alts)));
                     } else if !lits.is_empty() {
                         let bytes = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
                         to_prefilter.push((code, bytes, false));
                     }
                 }
-                PlannedText::Regex {
-                    hir,
-                    ascii,
-                    required,
-                } => {
+                PlannedText::Regex { hir, required } => {
                     let usable = required.as_ref().filter(|r| match strategy {
                         Strategy::Auto => r.selective,
                         Strategy::Prefilter => true,
@@ -140,7 +154,7 @@ impl Lane {
                         case_insensitive |= req.has_case_variants();
                         to_prefilter.push((code, req.literals.clone(), !req.exact));
                     } else {
-                        to_set.push((code, hir.clone(), ascii.clone()));
+                        to_set.push((code, hir.clone()));
                     }
                 }
             }
@@ -160,7 +174,7 @@ impl Lane {
             Err(_) => {
                 // Too large for one automaton (size limits): run each rule's
                 // own regex. Slow but correct; each regex compiled alone.
-                always.extend(to_set.iter().map(|(code, _, _)| code | 1));
+                always.extend(to_set.iter().map(|(code, _)| code | 1));
                 None
             }
         };
@@ -174,10 +188,15 @@ impl Lane {
     /// Pushes the candidate codes of `text` onto `cand`. `patsets` is the
     /// scratch space indexed by set slot. Allocates nothing once `cand` and
     /// the regex caches have grown to their working size.
-    pub(crate) fn scan(&self, text: &str, patsets: &mut [PatternSet], cand: &mut Vec<u32>) {
+    pub(crate) fn scan(&self, text: &str, scratch: &mut LaneScratch<'_>) {
+        let LaneScratch {
+            patsets,
+            folded,
+            cand,
+        } = scratch;
         cand.extend_from_slice(&self.always);
         if let Some(pre) = &self.prefilter {
-            pre.scan(text, cand);
+            pre.scan(text, folded, cand);
         }
         if let Some(set) = &self.set {
             set.scan(text, patsets, cand);
@@ -188,19 +207,20 @@ impl Lane {
 impl Prefilter {
     fn build(
         entries: Vec<(u32, Vec<Vec<u8>>, bool)>,
-        case_insensitive: bool,
+        folded: bool,
     ) -> Result<Prefilter, LaneError> {
         let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut targets: Vec<Vec<u32>> = Vec::new();
         let mut fallback = Vec::with_capacity(entries.len());
         for (code, literals, confirm) in entries {
-            // An ASCII case-insensitive automaton over folded literals finds
-            // a superset of the exact hits, so every hit is then confirmed.
-            let code = code | u32::from(confirm || case_insensitive);
+            // Folded literals in folded text find a superset of the exact
+            // hits (Unicode-only variants such as `ſ` stay literals of their
+            // own), so every hit is then confirmed.
+            let code = code | u32::from(confirm || folded);
             fallback.push(code | 1);
             for lit in literals {
-                let lit = if case_insensitive {
+                let lit = if folded {
                     lit.to_ascii_lowercase()
                 } else {
                     lit
@@ -217,21 +237,43 @@ impl Prefilter {
         }
         let bytes: usize = patterns.iter().map(Vec::len).sum();
         let kind = (bytes <= AC_DFA_MAX_BYTES).then_some(AhoCorasickKind::DFA);
-        let ac = AhoCorasick::builder()
-            .match_kind(AcMatchKind::Standard)
-            .ascii_case_insensitive(case_insensitive)
-            .kind(kind)
-            .build(&patterns)
-            .map_err(|e| LaneError(format!("literal prefilter: {e}")))?;
+        let build = |match_kind| {
+            AhoCorasick::builder()
+                .match_kind(match_kind)
+                .kind(kind)
+                .build(&patterns)
+                .map_err(|e| LaneError(format!("literal prefilter: {e}")))
+        };
         Ok(Prefilter {
-            ac,
+            first: build(AcMatchKind::LeftmostFirst)?,
+            all: build(AcMatchKind::Standard)?,
+            folded,
             targets: targets.into_iter().map(Vec::into_boxed_slice).collect(),
             fallback: fallback.into_boxed_slice(),
         })
     }
 
-    fn scan(&self, text: &str, cand: &mut Vec<u32>) {
-        match self.ac.try_find_overlapping_iter(text) {
+    fn scan(&self, text: &str, folded: &mut Vec<u8>, cand: &mut Vec<u32>) {
+        let haystack = if self.folded {
+            folded.clear();
+            folded.extend_from_slice(text.as_bytes());
+            // A plain loop over a slice vectorises; `extend(map(..))` did not.
+            for b in folded.iter_mut() {
+                *b = b.to_ascii_lowercase();
+            }
+            &folded[..]
+        } else {
+            text.as_bytes()
+        };
+        let start = match self.first.try_find(haystack) {
+            Ok(None) => return,
+            Ok(Some(hit)) => hit.start(),
+            Err(_) => 0,
+        };
+        // No literal starts before `start`: the overlapping pass can begin
+        // there.
+        let rest = AcInput::new(haystack).span(start..haystack.len());
+        match self.all.try_find_overlapping_iter(rest) {
             Ok(hits) => {
                 for hit in hits {
                     if let Some(codes) = self.targets.get(hit.pattern().as_usize()) {
@@ -239,17 +281,15 @@ impl Prefilter {
                     }
                 }
             }
-            // Cannot happen with a Standard-kind automaton; stay correct.
+            // Cannot happen with these automata (unanchored, Standard for
+            // overlapping); stay correct anyway.
             Err(_) => cand.extend_from_slice(&self.fallback),
         }
     }
 }
 
 impl RegexSet {
-    fn build(
-        entries: &[(u32, Hir, Option<Hir>)],
-        slot: usize,
-    ) -> Result<Option<RegexSet>, LaneError> {
+    fn build(entries: &[(u32, Hir)], slot: usize) -> Result<Option<RegexSet>, LaneError> {
         if entries.is_empty() {
             return Ok(None);
         }
@@ -258,29 +298,18 @@ impl RegexSet {
             .which_captures(WhichCaptures::None)
             .nfa_size_limit(None)
             .hybrid_cache_capacity((entries.len() * CACHE_PER_PATTERN).clamp(CACHE_MIN, CACHE_MAX));
-        let build = |hirs: Vec<&Hir>| {
+        let build = |hirs: Vec<&Hir>, config: meta::Config| {
             meta::Builder::new()
-                .configure(config.clone())
+                .configure(config)
                 .syntax(syntax::Config::new())
                 .build_many_from_hir(&hirs)
                 .map_err(|e| LaneError(format!("regex set: {e}")))
         };
-        let unicode = build(entries.iter().map(|(_, hir, _)| hir).collect())?;
-        let ascii = if entries.iter().any(|(_, _, ascii)| ascii.is_some()) {
-            build(
-                entries
-                    .iter()
-                    .map(|(_, hir, ascii)| ascii.as_ref().unwrap_or(hir))
-                    .collect(),
-            )
-            .ok()
-        } else {
-            None
-        };
+        let hirs: Vec<&Hir> = entries.iter().map(|(_, hir)| hir).collect();
+        let regex = build(hirs, config)?;
         Ok(Some(RegexSet {
-            unicode,
-            ascii,
-            targets: entries.iter().map(|(code, _, _)| *code).collect(),
+            regex,
+            targets: entries.iter().map(|(code, _)| *code).collect(),
             slot,
         }))
     }
@@ -292,12 +321,9 @@ impl RegexSet {
             cand.extend(self.targets.iter().map(|code| code | 1));
             return;
         };
-        let re = match &self.ascii {
-            Some(ascii) if text.is_ascii() => ascii,
-            _ => &self.unicode,
-        };
         patset.clear();
-        re.which_overlapping_matches(&Input::new(text), patset);
+        self.regex
+            .which_overlapping_matches(&Input::new(text), patset);
         for pid in patset.iter() {
             if let Some(code) = self.targets.get(pid.as_usize()) {
                 cand.push(*code);

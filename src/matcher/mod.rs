@@ -23,8 +23,10 @@
 //! - one multi-pattern regex (`meta::Regex::new_many`) over the regexes
 //!   without a selective literal (no literal at all, or only markup like
 //!   `<thread=` that is on every line), whose lazy DFA cache grows with its
-//!   pattern count. On ASCII text an ASCII twin of it is used where that
-//!   differs (`ascii.rs`), since both give the same result on ASCII.
+//!   pattern count. (An ASCII-only twin of the set for ASCII lines was
+//!   tried and measured: no gain, since the lazy DFA only builds states for
+//!   bytes it sees, and its small byte classes blew up the set's own
+//!   prefix-literal prefilter past what Teddy handles; so there is none.)
 //!
 //! Flags never leak between rules: patterns are parsed one by one and
 //! combined as separate patterns of one automaton, never concatenated into
@@ -34,7 +36,6 @@
 //! rule allocates nothing (after the per-thread scratch space and the lazy
 //! DFA caches have warmed up; see `benches/matcher.rs`).
 
-mod ascii;
 mod lane;
 mod literal;
 #[cfg(test)]
@@ -51,7 +52,7 @@ use regex_automata::util::pool::Pool;
 use crate::event::{Record, RuleId, Severity, SourceId};
 use crate::rule::{GroupField, Pattern, RuleSet};
 
-use lane::{Lane, LaneRule, PlannedText};
+use lane::{Lane, LaneRule, LaneScratch, PlannedText};
 
 /// Errors building a [`Matcher`].
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +117,8 @@ struct Scratch {
     cand: Vec<u32>,
     /// One pattern set per regex set, by slot.
     patsets: Vec<PatternSet>,
+    /// Lower-cased copy of the text for folded prefilters.
+    folded: Vec<u8>,
 }
 
 #[derive(Debug, Default)]
@@ -180,16 +183,8 @@ impl Matcher {
                 Pattern::Regex(p) => {
                     let re = meta::Regex::new(p).map_err(|e| build_err(e.to_string()))?;
                     let hir = regex_syntax::parse(p).map_err(|e| build_err(e.to_string()))?;
-                    let ascii = ascii::twin(&hir);
                     let required = literal::required(&hir);
-                    (
-                        Text::Regex(re),
-                        PlannedText::Regex {
-                            hir,
-                            ascii,
-                            required,
-                        },
-                    )
+                    (Text::Regex(re), PlannedText::Regex { hir, required })
                 }
             };
             let dense =
@@ -253,6 +248,7 @@ impl Matcher {
         let create: ScratchFn = Box::new(move || Scratch {
             cand: Vec::new(),
             patsets: sizes.iter().map(|&n| PatternSet::new(n)).collect(),
+            folded: Vec::new(),
         });
         Ok(Matcher {
             rules: compiled,
@@ -275,13 +271,22 @@ impl Matcher {
             return;
         };
         let mut scratch = self.scratch.get();
-        let Scratch { cand, patsets } = &mut *scratch;
+        let Scratch {
+            cand,
+            patsets,
+            folded,
+        } = &mut *scratch;
         cand.clear();
+        let mut lane_scratch = LaneScratch {
+            patsets,
+            folded,
+            cand,
+        };
         if let Some(lane) = &lanes.message {
-            lane.scan(record.message, patsets, cand);
+            lane.scan(record.message, &mut lane_scratch);
         }
         if let Some(lane) = &lanes.raw {
-            lane.scan(record.raw, patsets, cand);
+            lane.scan(record.raw, &mut lane_scratch);
         }
         if cand.is_empty() {
             return;
