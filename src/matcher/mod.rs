@@ -82,7 +82,9 @@ pub enum MatcherError {
 pub enum Strategy {
     /// A regex goes to the prefilter when its required literals are
     /// selective (at least 3 bytes, not SMS/CMTrace markup, at most 64), else
-    /// to the regex set. The default.
+    /// to the regex set; but a source whose prefilter would hold more
+    /// literals than Teddy handles (128) gets [`Strategy::Set`], which
+    /// measured as fast on misses and faster on hits there. The default.
     #[default]
     Auto,
     /// Every regex that has any required literal goes to the prefilter.
@@ -420,12 +422,13 @@ impl LineRule {
             return false;
         }
         if let Some(min) = self.severity_at_least {
-            if !record.severity.is_some_and(|s| s >= min) {
+            // A record without a severity fails the filter.
+            if record.severity.is_none_or(|s| s < min) {
                 return false;
             }
         }
         if let Some(want) = &self.component {
-            if !record.component.is_some_and(|c| same_component(c, want)) {
+            if record.component.is_none_or(|c| !same_component(c, want)) {
                 return false;
             }
         }
