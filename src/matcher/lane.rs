@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input as AcInput, MatchKind as AcMatchKind};
 use regex_automata::meta;
 use regex_automata::nfa::thompson::WhichCaptures;
-use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind, PatternSet};
 use regex_syntax::hir::Hir;
 
@@ -198,9 +197,9 @@ impl Lane {
         })
     }
 
-    /// Pushes the candidate codes of `text` onto `cand`. `patsets` is the
-    /// scratch space indexed by set slot. Allocates nothing once `cand` and
-    /// the regex caches have grown to their working size.
+    /// Pushes the candidate codes of `text` onto `scratch.cand`. Allocates
+    /// nothing once the scratch buffers and the regex caches have grown to
+    /// their working size.
     pub(crate) fn scan(&self, text: &str, scratch: &mut LaneScratch<'_>) {
         let LaneScratch {
             patsets,
@@ -346,15 +345,11 @@ impl RegexSet {
             .which_captures(WhichCaptures::None)
             .nfa_size_limit(None)
             .hybrid_cache_capacity((entries.len() * CACHE_PER_PATTERN).clamp(CACHE_MIN, CACHE_MAX));
-        let build = |hirs: Vec<&Hir>, config: meta::Config| {
-            meta::Builder::new()
-                .configure(config)
-                .syntax(syntax::Config::new())
-                .build_many_from_hir(&hirs)
-                .map_err(|e| LaneError(format!("regex set: {e}")))
-        };
         let hirs: Vec<&Hir> = entries.iter().map(|(_, hir)| hir).collect();
-        let regex = build(hirs, config)?;
+        let regex = meta::Builder::new()
+            .configure(config)
+            .build_many_from_hir(&hirs)
+            .map_err(|e| LaneError(format!("regex set: {e}")))?;
         Ok(Some(RegexSet {
             regex,
             targets: entries.iter().map(|(code, _)| *code).collect(),

@@ -5,28 +5,39 @@
 //! Owns the compiled form of the `match` and `threshold` rules' line
 //! conditions (SPEC §3 "What a line rule looks at"): pattern, `not_contains`,
 //! `component`, `severity_at_least`, `thread`, `raw`, and the `group_by`
-//! values of a hit. Does not count, window or alert (that is
-//! [`crate::correlate`]'s job) and does not parse records.
+//! values of a hit. Does not count, window or alert (the correlator's job)
+//! and does not parse records.
 //!
 //! # How a record is matched
 //!
 //! Rules are routed by source at build time, so a record only meets the rules
 //! of its own source. Per source, the rules that look at the message and
-//! those that look at the raw record form two *lanes* (see `lane.rs`). A lane
+//! those that look at the raw record form two *lanes* (`lane.rs`). A lane
 //! holds:
 //!
-//! - one Aho-Corasick automaton over every literal of the lane: `contains`
-//!   and `contains_any` literals, and the *required literals* of each regex
-//!   that has selective ones (`literal.rs`, extracted with
-//!   `regex_syntax::hir::literal`). A literal rule's hit is final; a regex's
-//!   hit makes it a candidate confirmed by running that regex alone.
-//! - one multi-pattern regex (`meta::Regex::new_many`) over the regexes
-//!   without a selective literal (no literal at all, or only markup like
-//!   `<thread=` that is on every line), whose lazy DFA cache grows with its
-//!   pattern count. (An ASCII-only twin of the set for ASCII lines was
-//!   tried and measured: no gain, since the lazy DFA only builds states for
-//!   bytes it sees, and its small byte classes blew up the set's own
-//!   prefix-literal prefilter past what Teddy handles; so there is none.)
+//! - a literal prefilter over `contains` / `contains_any` literals and the
+//!   *required literals* of each regex that has selective ones
+//!   (`literal.rs`, from `regex_syntax::hir::literal`, including inner
+//!   literals after a leading class). A leftmost-first Aho-Corasick search,
+//!   which can use the SIMD Teddy searcher, rejects a line without any
+//!   literal; only a line with one pays for the overlapping pass that names
+//!   every literal in it. A literal rule's hit is final; a regex's hit makes
+//!   it a candidate, confirmed by running that regex alone. Case-insensitive
+//!   literals are searched in an ASCII-lower-cased copy of the text (Teddy
+//!   has no case-insensitive mode). Up to 128 literals are split into Teddy
+//!   shards of 64.
+//! - one multi-pattern regex (`meta::Regex` built from many patterns,
+//!   `MatchKind::All`) over the regexes without a selective literal (no
+//!   literal at all, or only markup like `<thread=` that is on every line),
+//!   its lazy DFA cache sized by its pattern count.
+//!
+//! Where a lane has more literals than Teddy takes, [`Strategy::Auto`] puts
+//! all of its rules in the multi-pattern regex instead: measured, an
+//! automaton walk over the literals is no faster than the set's lazy DFA, and
+//! every hit would still pay its own regex run. (An ASCII-only twin of the
+//! set for ASCII lines was also built and measured: no gain, since the lazy
+//! DFA only builds states for bytes it sees, and its byte classes blew the
+//! set's own prefix prefilter past what Teddy takes; so there is none.)
 //!
 //! Flags never leak between rules: patterns are parsed one by one and
 //! combined as separate patterns of one automaton, never concatenated into

@@ -431,3 +431,34 @@ fn real_kb_lines_match_as_a_naive_loop_does() {
         "corpus should exercise the rules, got {hits} hits"
     );
 }
+
+#[test]
+fn many_literals_give_the_same_answers_as_few() {
+    // 100 literals take two Teddy shards; 300 are more than Teddy takes, and
+    // `Auto` switches the source to one regex set. Answers must not change.
+    for count in [100, 300] {
+        let mut rules: Vec<Rule> = (0..count)
+            .map(|k| rule(&format!("c{k}"), contains(&format!("site X{k:04}")), |_| {}))
+            .collect();
+        rules.push(rule("ci", regex("(?i)backup of site b0007"), |_| {}));
+        rules.push(rule("shape", regex("^\\d+$"), |_| {}));
+        let set = set_of(rules);
+        let naive = super::prop::Naive::new(&set);
+        for strategy in [Strategy::Auto, Strategy::Prefilter] {
+            let m = Matcher::with_strategy(&set, strategy).unwrap();
+            for text in [
+                "Failed to connect to site X0007",
+                "BACKUP OF SITE B0007 and site X0099, site X0100, site X0299",
+                "12345",
+                "nothing",
+            ] {
+                let rec = sms(Box::leak(text.to_owned().into_boxed_str()));
+                let mut got = Vec::new();
+                m.find(SourceId(0), &rec, &mut got);
+                let want = naive.find(SourceId(0), &rec);
+                assert_eq!(got, want, "{count} rules, {strategy:?}: {text}");
+                assert!(!want.is_empty() || text == "nothing", "{text}");
+            }
+        }
+    }
+}
