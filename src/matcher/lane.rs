@@ -131,7 +131,8 @@ impl Lane {
         let mut always = Vec::new();
         // (code without confirm bit, literals, needs confirm even when exact)
         let mut to_prefilter: Vec<(u32, Vec<Vec<u8>>, bool)> = Vec::new();
-        let mut to_set: Vec<(u32, Hir)> = Vec::new();
+        // (code, pattern, literals every match contains, if known and exact)
+        let mut to_set: Vec<(u32, Hir, Option<Vec<Vec<u8>>>)> = Vec::new();
         let mut case_insensitive = false;
         for rule in rules {
             let code = rule.dense << 1;
@@ -141,7 +142,8 @@ impl Lane {
                         always.push(code);
                     } else if strategy == Strategy::Set {
                         let alts = lits.iter().map(|l| Hir::literal(l.as_bytes())).collect();
-                        to_set.push((code, Hir::alternation(alts)));
+                        let lits = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
+                        to_set.push((code, Hir::alternation(alts), Some(lits)));
                     } else if !lits.is_empty() {
                         let bytes = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
                         to_prefilter.push((code, bytes, false));
@@ -157,7 +159,11 @@ impl Lane {
                         case_insensitive |= req.has_case_variants();
                         to_prefilter.push((code, req.literals.clone(), !req.exact));
                     } else {
-                        to_set.push((code, hir.clone()));
+                        let gate = required
+                            .as_ref()
+                            .filter(|r| !r.has_case_variants())
+                            .map(|r| r.literals.clone());
+                        to_set.push((code, hir.clone(), gate));
                     }
                 }
             }
@@ -186,7 +192,7 @@ impl Lane {
             Err(_) => {
                 // Too large for one automaton (size limits): run each rule's
                 // own regex. Slow but correct; each regex compiled alone.
-                always.extend(to_set.iter().map(|(code, _)| code | 1));
+                always.extend(to_set.iter().map(|(code, _, _)| code | 1));
                 None
             }
         };
@@ -218,6 +224,11 @@ impl Lane {
 
 #[derive(Debug)]
 struct RegexSet {
+    /// When every pattern has required literals, however unselective: a
+    /// Teddy search for them, so that a line without any skips the set. The
+    /// set's own prefilter does the same but, built for overlapping
+    /// semantics, cannot use Teddy (measured 100+ ns vs ~15 ns per line).
+    gate: Option<AhoCorasick>,
     /// All patterns, `MatchKind::All`, no captures.
     regex: meta::Regex,
     /// Per set pattern: its code (confirm bit clear).
@@ -336,7 +347,10 @@ impl Shard {
 }
 
 impl RegexSet {
-    fn build(entries: &[(u32, Hir)], slot: usize) -> Result<Option<RegexSet>, LaneError> {
+    fn build(
+        entries: &[(u32, Hir, Option<Vec<Vec<u8>>>)],
+        slot: usize,
+    ) -> Result<Option<RegexSet>, LaneError> {
         if entries.is_empty() {
             return Ok(None);
         }
@@ -345,14 +359,36 @@ impl RegexSet {
             .which_captures(WhichCaptures::None)
             .nfa_size_limit(None)
             .hybrid_cache_capacity((entries.len() * CACHE_PER_PATTERN).clamp(CACHE_MIN, CACHE_MAX));
-        let hirs: Vec<&Hir> = entries.iter().map(|(_, hir)| hir).collect();
+        let hirs: Vec<&Hir> = entries.iter().map(|(_, hir, _)| hir).collect();
         let regex = meta::Builder::new()
             .configure(config)
             .build_many_from_hir(&hirs)
             .map_err(|e| LaneError(format!("regex set: {e}")))?;
+        let mut gate_literals: Vec<&[u8]> = Vec::new();
+        for (_, _, lits) in entries {
+            match lits {
+                Some(lits) => gate_literals.extend(lits.iter().map(Vec::as_slice)),
+                None => {
+                    gate_literals.clear();
+                    break;
+                }
+            }
+        }
+        gate_literals.sort_unstable();
+        gate_literals.dedup();
+        let gate = if gate_literals.is_empty() || gate_literals.len() > TEDDY_PATTERNS {
+            None
+        } else {
+            AhoCorasick::builder()
+                .match_kind(AcMatchKind::LeftmostFirst)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&gate_literals)
+                .ok()
+        };
         Ok(Some(RegexSet {
+            gate,
             regex,
-            targets: entries.iter().map(|(code, _)| *code).collect(),
+            targets: entries.iter().map(|(code, _, _)| *code).collect(),
             slot,
         }))
     }
@@ -364,6 +400,13 @@ impl RegexSet {
             cand.extend(self.targets.iter().map(|code| code | 1));
             return;
         };
+        if let Some(gate) = &self.gate {
+            // A failed search (cannot happen: unanchored) falls through to
+            // the set.
+            if matches!(gate.try_find(text), Ok(None)) {
+                return;
+            }
+        }
         // The pattern set is left empty after each scan, so that a line
         // without a match touches neither its memory nor its iterator.
         self.regex
