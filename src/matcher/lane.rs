@@ -131,8 +131,7 @@ impl Lane {
         let mut always = Vec::new();
         // (code without confirm bit, literals, needs confirm even when exact)
         let mut to_prefilter: Vec<(u32, Vec<Vec<u8>>, bool)> = Vec::new();
-        // (code, pattern, literals every match contains, if known and exact)
-        let mut to_set: Vec<(u32, Hir, Option<Vec<Vec<u8>>>)> = Vec::new();
+        let mut to_set: Vec<SetEntry> = Vec::new();
         let mut case_insensitive = false;
         for rule in rules {
             let code = rule.dense << 1;
@@ -143,7 +142,11 @@ impl Lane {
                     } else if strategy == Strategy::Set {
                         let alts = lits.iter().map(|l| Hir::literal(l.as_bytes())).collect();
                         let lits = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
-                        to_set.push((code, Hir::alternation(alts), Some(lits)));
+                        to_set.push(SetEntry {
+                            code,
+                            hir: Hir::alternation(alts),
+                            gate: Some(lits),
+                        });
                     } else if !lits.is_empty() {
                         let bytes = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
                         to_prefilter.push((code, bytes, false));
@@ -163,7 +166,11 @@ impl Lane {
                             .as_ref()
                             .filter(|r| !r.has_case_variants())
                             .map(|r| r.literals.clone());
-                        to_set.push((code, hir.clone(), gate));
+                        to_set.push(SetEntry {
+                            code,
+                            hir: hir.clone(),
+                            gate,
+                        });
                     }
                 }
             }
@@ -192,7 +199,7 @@ impl Lane {
             Err(_) => {
                 // Too large for one automaton (size limits): run each rule's
                 // own regex. Slow but correct; each regex compiled alone.
-                always.extend(to_set.iter().map(|(code, _, _)| code | 1));
+                always.extend(to_set.iter().map(|e| e.code | 1));
                 None
             }
         };
@@ -220,6 +227,17 @@ impl Lane {
             set.scan(text, patsets, cand);
         }
     }
+}
+
+/// One rule bound for a lane's regex set.
+#[derive(Debug)]
+struct SetEntry {
+    /// Its code (confirm bit clear).
+    code: u32,
+    /// Its pattern.
+    hir: Hir,
+    /// Literals every match contains (exact case), if known.
+    gate: Option<Vec<Vec<u8>>>,
 }
 
 #[derive(Debug)]
@@ -347,10 +365,7 @@ impl Shard {
 }
 
 impl RegexSet {
-    fn build(
-        entries: &[(u32, Hir, Option<Vec<Vec<u8>>>)],
-        slot: usize,
-    ) -> Result<Option<RegexSet>, LaneError> {
+    fn build(entries: &[SetEntry], slot: usize) -> Result<Option<RegexSet>, LaneError> {
         if entries.is_empty() {
             return Ok(None);
         }
@@ -359,14 +374,14 @@ impl RegexSet {
             .which_captures(WhichCaptures::None)
             .nfa_size_limit(None)
             .hybrid_cache_capacity((entries.len() * CACHE_PER_PATTERN).clamp(CACHE_MIN, CACHE_MAX));
-        let hirs: Vec<&Hir> = entries.iter().map(|(_, hir, _)| hir).collect();
+        let hirs: Vec<&Hir> = entries.iter().map(|e| &e.hir).collect();
         let regex = meta::Builder::new()
             .configure(config)
             .build_many_from_hir(&hirs)
             .map_err(|e| LaneError(format!("regex set: {e}")))?;
         let mut gate_literals: Vec<&[u8]> = Vec::new();
-        for (_, _, lits) in entries {
-            match lits {
+        for entry in entries {
+            match &entry.gate {
                 Some(lits) => gate_literals.extend(lits.iter().map(Vec::as_slice)),
                 None => {
                     gate_literals.clear();
@@ -388,7 +403,7 @@ impl RegexSet {
         Ok(Some(RegexSet {
             gate,
             regex,
-            targets: entries.iter().map(|(code, _, _)| *code).collect(),
+            targets: entries.iter().map(|e| e.code).collect(),
             slot,
         }))
     }
