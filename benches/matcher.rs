@@ -114,6 +114,13 @@ fn naive_regex_set<const RULES: usize>(bencher: Bencher, hit: Hit) {
         });
 }
 
+/// Compiling the rules (once per start and per rule reload).
+#[divan::bench(consts = [10, 100, 1000], sample_count = 3, sample_size = 1)]
+fn build<const RULES: usize>(bencher: Bencher) {
+    let fx = Fixture::new(RULES, Hit::Miss);
+    bencher.bench_local(|| Matcher::new(&fx.set).expect("bench rules compile"));
+}
+
 /// The floor: splitting the corpus into lines with memchr.
 #[divan::bench(args = HITS)]
 fn line_split_floor(bencher: Bencher, hit: Hit) {

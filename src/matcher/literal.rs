@@ -6,7 +6,7 @@
 //! enough to be worth a prefilter. Does not build automata or search text.
 
 use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
-use regex_syntax::hir::{Hir, HirKind};
+use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
 
 /// At most this many distinct (case-folded) literals per regex; more makes
 /// the prefilter slower than running the regex in the multi-pattern set.
@@ -38,6 +38,10 @@ pub(crate) struct Required {
     /// part of the SMS/CMTrace markup, and there are at most
     /// [`MAX_LITERALS`] of them after ASCII case folding.
     pub selective: bool,
+    /// True when the literals were taken from the regex with its ASCII case
+    /// pairs (`[Bb]`) folded to lower case: they hold only in ASCII
+    /// lower-cased text.
+    pub folded: bool,
 }
 
 impl Required {
@@ -54,10 +58,11 @@ impl Required {
         out
     }
 
-    /// True when ASCII case folding merges some literals: the regex is (at
-    /// least partly) case-insensitive.
-    pub fn has_case_variants(&self) -> bool {
-        self.folded().len() < self.literals.len()
+    /// True when the literals must be searched in ASCII-lower-cased text:
+    /// they were folded, or folding merges some of them (the regex is at
+    /// least partly case-insensitive).
+    pub fn needs_folding(&self) -> bool {
+        self.folded || self.folded().len() < self.literals.len()
     }
 }
 
@@ -69,11 +74,19 @@ impl Required {
 /// concatenation ("inner" literals, as ripgrep does): every match of
 /// `A B C` contains a match of `B C`, which starts with one of its prefixes.
 pub(crate) fn required(hir: &Hir) -> Option<Required> {
+    // `(?i)backup` is a run of classes `[Bb][Aa]…` that the extractor would
+    // expand into 2ⁿ case variants (then cut short at its limits, slowly).
+    // Folded to lower-case literals first, it yields one literal, searched
+    // in lower-cased text.
+    let mut folded = false;
+    let hir = &fold_case_pairs(hir, &mut folded);
     let mut best: Option<(Score, Required)> = None;
     let mut consider = |seq: Seq, whole: bool| {
-        let Some(req) = from_seq(&seq, whole && hir.properties().look_set().is_empty()) else {
+        let exact_ok = whole && !folded && hir.properties().look_set().is_empty();
+        let Some(mut req) = from_seq(&seq, exact_ok) else {
             return;
         };
+        req.folded = folded;
         let score = Score::of(&req);
         if best.as_ref().is_none_or(|(s, _)| score > *s) {
             best = Some((score, req));
@@ -92,6 +105,68 @@ pub(crate) fn required(hir: &Hir) -> Option<Required> {
         }
     }
     best.map(|(_, req)| req)
+}
+
+/// `hir` with every class that is exactly an ASCII letter in both cases
+/// (`[Bb]`, what `(?i)b` becomes) replaced by the lower-case letter; sets
+/// `changed` when it replaced one. Classes with other members (`(?i)k` also
+/// holds the Kelvin sign) stay classes.
+fn fold_case_pairs(hir: &Hir, changed: &mut bool) -> Hir {
+    let pair = |lo: u32, hi: u32, lo2: u32, hi2: u32| -> Option<u8> {
+        let upper = u8::try_from(lo).ok()?;
+        (lo == hi && lo2 == hi2 && upper.is_ascii_uppercase() && lo2 == lo + 32)
+            .then_some(upper + 32)
+    };
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(c)) => match c.ranges() {
+            [a, b] => match pair(
+                a.start().into(),
+                a.end().into(),
+                b.start().into(),
+                b.end().into(),
+            ) {
+                Some(lower) => {
+                    *changed = true;
+                    Hir::literal([lower])
+                }
+                None => hir.clone(),
+            },
+            _ => hir.clone(),
+        },
+        HirKind::Class(Class::Bytes(c)) => match c.ranges() {
+            [a, b] => match pair(
+                a.start().into(),
+                a.end().into(),
+                b.start().into(),
+                b.end().into(),
+            ) {
+                Some(lower) => {
+                    *changed = true;
+                    Hir::literal([lower])
+                }
+                None => hir.clone(),
+            },
+            _ => hir.clone(),
+        },
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Look(_) => hir.clone(),
+        HirKind::Repetition(rep) => Hir::repetition(Repetition {
+            min: rep.min,
+            max: rep.max,
+            greedy: rep.greedy,
+            sub: Box::new(fold_case_pairs(&rep.sub, changed)),
+        }),
+        HirKind::Capture(cap) => Hir::capture(Capture {
+            index: cap.index,
+            name: cap.name.clone(),
+            sub: Box::new(fold_case_pairs(&cap.sub, changed)),
+        }),
+        HirKind::Concat(subs) => {
+            Hir::concat(subs.iter().map(|h| fold_case_pairs(h, changed)).collect())
+        }
+        HirKind::Alternation(subs) => {
+            Hir::alternation(subs.iter().map(|h| fold_case_pairs(h, changed)).collect())
+        }
+    }
 }
 
 /// Removes capture groups around the whole regex (`(?P<x>a.*b)` is `a.*b`).
@@ -118,6 +193,7 @@ fn from_seq(seq: &Seq, exact_ok: bool) -> Option<Required> {
         literals,
         exact,
         selective: false,
+        folded: false,
     };
     let folded = req.folded();
     req.selective = folded.len() <= MAX_LITERALS
@@ -231,9 +307,30 @@ mod tests {
     fn case_insensitive_literal_folds_to_one() {
         let hir = regex_syntax::parse("(?i)error").unwrap();
         let req = required(&hir).unwrap();
-        assert!(req.has_case_variants());
+        assert!(req.needs_folding());
         assert_eq!(req.folded(), vec![b"error".to_vec()]);
         assert!(req.selective);
+    }
+
+    #[test]
+    fn case_insensitive_run_folds_before_extraction() {
+        let hir = regex_syntax::parse("(?i)backup of site B0001 (completed|failed)").unwrap();
+        let req = required(&hir).unwrap();
+        assert!(req.folded && req.needs_folding() && !req.exact);
+        // `k` and `s` keep their Kelvin and long-s variants as classes, so
+        // the fewest literals start after the last `s`.
+        assert_eq!(
+            req.folded(),
+            vec![
+                b"ite b0001 completed".to_vec(),
+                b"ite b0001 failed".to_vec()
+            ]
+        );
+        // Letters with a non-ASCII fold keep every variant.
+        let hir = regex_syntax::parse("(?i)kiss").unwrap();
+        let req = required(&hir).unwrap();
+        assert!(req.literals.contains(&"\u{212A}iss".as_bytes().to_vec()));
+        assert!(req.literals.contains(&"kiſſ".as_bytes().to_vec()));
     }
 
     #[test]

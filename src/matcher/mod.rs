@@ -109,6 +109,58 @@ pub enum Strategy {
 ///
 /// `Matcher` is `Send + Sync`: threads share one and each gets its own
 /// scratch space and regex caches from internal pools.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use logwarden::event::{Record, RuleId, SourceId};
+/// use logwarden::matcher::Matcher;
+/// use logwarden::rule::{
+///     GroupField, LineCondition, Location, MatchRule, Pattern, Rule, RuleKind, RuleMeta, RuleSet,
+/// };
+///
+/// let line = LineCondition {
+///     sources: vec![SourceId(0)],
+///     pattern: Pattern::Regex(r"(?i)waiting for an available (?P<what>\w+) thread".into()),
+///     not_contains: None,
+///     component: Some("sms_despooler".into()),
+///     severity_at_least: None,
+///     thread: None,
+///     raw: false,
+/// };
+/// let rules = RuleSet {
+///     rules: vec![Rule {
+///         id: "despool-waiting".into(),
+///         meta: RuleMeta::default(),
+///         kind: RuleKind::Match(MatchRule {
+///             line,
+///             suppress_for: Duration::ZERO,
+///             group_by: vec![GroupField::HostName, GroupField::Capture("what".into())],
+///         }),
+///         location: Location::default(),
+///     }],
+///     ..RuleSet::default()
+/// };
+/// let matcher = Matcher::new(&rules)?;
+///
+/// let record = Record {
+///     raw: "Waiting for an available despooling thread  $$<SMS_DESPOOLER><…><thread=4844 (0x12EC)>",
+///     message: "Waiting for an available despooling thread",
+///     component: Some("SMS_DESPOOLER"),
+///     thread: Some(4844),
+///     severity: None,
+///     time: None,
+///     offset: 0,
+///     cut: false,
+/// };
+/// let mut hits = Vec::new();
+/// matcher.find(SourceId(0), &record, &mut hits);
+/// assert_eq!(hits, [RuleId(0)]);
+/// let group = matcher.group_values(RuleId(0), &record, r"Logs\despool.log", "PRI01");
+/// assert_eq!(&*group, [Box::from("PRI01"), Box::from("despooling")]);
+/// # Ok::<(), logwarden::matcher::MatcherError>(())
+/// ```
 pub struct Matcher {
     /// Line rules in ascending [`RuleId`] order; a candidate code's rule
     /// part indexes this.
