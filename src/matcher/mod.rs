@@ -24,17 +24,16 @@
 //!   every literal in it. A literal rule's hit is final; a regex's hit makes
 //!   it a candidate, confirmed by running that regex alone. Case-insensitive
 //!   literals are searched in an ASCII-lower-cased copy of the text (Teddy
-//!   has no case-insensitive mode). Up to 128 literals are split into Teddy
-//!   shards of 64.
+//!   has no case-insensitive mode).
 //! - one multi-pattern regex (`meta::Regex` built from many patterns,
 //!   `MatchKind::All`) over the regexes without a selective literal (no
 //!   literal at all, or only markup like `<thread=` that is on every line),
 //!   its lazy DFA cache sized by its pattern count.
 //!
-//! Where a lane has more literals than Teddy takes, [`Strategy::Auto`] puts
-//! all of its rules in the multi-pattern regex instead: measured, an
-//! automaton walk over the literals is no faster than the set's lazy DFA, and
-//! every hit would still pay its own regex run. (An ASCII-only twin of the
+//! Where a lane has more literals than Teddy takes (64), [`Strategy::Auto`]
+//! puts all of its rules in the multi-pattern regex instead: measured, an
+//! automaton walk over the literals (or several Teddy passes) is slower than
+//! the set's lazy DFA, and every hit would still pay its own regex run. (An ASCII-only twin of the
 //! set for ASCII lines was also built and measured: no gain, since the lazy
 //! DFA only builds states for bytes it sees, and its byte classes blew the
 //! set's own prefix prefilter past what Teddy takes; so there is none.)
@@ -94,8 +93,8 @@ pub enum Strategy {
     /// A regex goes to the prefilter when its required literals are
     /// selective (at least 3 bytes, not SMS/CMTrace markup, at most 64), else
     /// to the regex set; but a source whose prefilter would hold more
-    /// literals than Teddy handles (128) gets [`Strategy::Set`], which
-    /// measured as fast on misses and faster on hits there. The default.
+    /// literals than Teddy handles (64) gets [`Strategy::Set`], which
+    /// measured faster there. The default.
     #[default]
     Auto,
     /// Every regex that has any required literal goes to the prefilter.

@@ -434,8 +434,9 @@ fn real_kb_lines_match_as_a_naive_loop_does() {
 
 #[test]
 fn many_literals_give_the_same_answers_as_few() {
-    // 100 literals take two Teddy shards; 300 are more than Teddy takes, and
-    // `Auto` switches the source to one regex set. Answers must not change.
+    // More literals than Teddy takes: `Auto` switches the source to one
+    // regex set, `Prefilter` walks one big automaton. Answers must not
+    // change.
     for count in [100, 300] {
         let mut rules: Vec<Rule> = (0..count)
             .map(|k| rule(&format!("c{k}"), contains(&format!("site X{k:04}")), |_| {}))
