@@ -334,6 +334,9 @@ impl Matcher {
         let Some(lanes) = self.sources.get(source.index()) else {
             return;
         };
+        if lanes.message.is_none() && lanes.raw.is_none() {
+            return;
+        }
         let mut scratch = self.scratch.get();
         let Scratch {
             cand,

@@ -236,6 +236,13 @@ fn unicode_case_folding_in_regex() {
     let rules = || vec![rule("k", regex("(?i)kelvin"), |_| {})];
     check(rules(), &sms("\u{212A}ELVIN"), &["k"]);
     check(rules(), &sms("KELVIN"), &["k"]);
+    // And the other way: a non-ASCII pattern letter that folds to ASCII
+    // (the property test once caught an ASCII-only shortcut missing this).
+    check(
+        vec![rule("s", regex("(?i)ſql"), |_| {})],
+        &sms("SQL"),
+        &["s"],
+    );
 }
 
 #[test]
