@@ -32,11 +32,14 @@
 //!
 //! Where a lane has more literals than Teddy takes (64), [`Strategy::Auto`]
 //! puts all of its rules in the multi-pattern regex instead: measured, an
-//! automaton walk over the literals (or several Teddy passes) is slower than
-//! the set's lazy DFA, and every hit would still pay its own regex run. (An ASCII-only twin of the
-//! set for ASCII lines was also built and measured: no gain, since the lazy
-//! DFA only builds states for bytes it sees, and its byte classes blew the
-//! set's own prefix prefilter past what Teddy takes; so there is none.)
+//! automaton walk over the literals (or several Teddy passes) is slower
+//! than the set's lazy DFA, and every hit would still pay its own regex
+//! run. When every pattern of a set has required literals, however
+//! unselective, a Teddy search for them gates the set. (An ASCII-only twin
+//! of the set for ASCII lines was also built and measured: no gain, since
+//! the lazy DFA only builds states for bytes it sees, and its byte classes
+//! blew the set's own prefix prefilter past what Teddy takes; so there is
+//! none.)
 //!
 //! Flags never leak between rules: patterns are parsed one by one and
 //! combined as separate patterns of one automaton, never concatenated into
