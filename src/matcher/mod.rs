@@ -2,11 +2,70 @@
 //! regex find the candidates in one pass; captures run only for rules that
 //! matched.
 //!
+//! Owns the compiled form of the `match` and `threshold` rules' line
+//! conditions (SPEC §3 "What a line rule looks at"): pattern, `not_contains`,
+//! `component`, `severity_at_least`, `thread`, `raw`, and the `group_by`
+//! values of a hit. Does not count, window or alert (the correlator's job)
+//! and does not parse records.
+//!
+//! # How a record is matched
+//!
+//! Rules are routed by source at build time, so a record only meets the rules
+//! of its own source. Per source, the rules that look at the message and
+//! those that look at the raw record form two *lanes* (`lane.rs`). A lane
+//! holds:
+//!
+//! - a literal prefilter over `contains` / `contains_any` literals and the
+//!   *required literals* of each regex that has selective ones
+//!   (`literal.rs`, from `regex_syntax::hir::literal`, including inner
+//!   literals after a leading class). A leftmost-first Aho-Corasick search,
+//!   which can use the SIMD Teddy searcher, rejects a line without any
+//!   literal; only a line with one pays for the overlapping pass that names
+//!   every literal in it. A literal rule's hit is final; a regex's hit makes
+//!   it a candidate, confirmed by running that regex alone. Case-insensitive
+//!   literals are searched in an ASCII-lower-cased copy of the text (Teddy
+//!   has no case-insensitive mode).
+//! - one multi-pattern regex (`meta::Regex` built from many patterns,
+//!   `MatchKind::All`) over the regexes without a selective literal (no
+//!   literal at all, or only markup like `<thread=` that is on every line),
+//!   its lazy DFA cache sized by its pattern count.
+//!
+//! Where a lane has more literals than Teddy takes (64), [`Strategy::Auto`]
+//! puts all of its rules in the multi-pattern regex instead: measured, an
+//! automaton walk over the literals (or several Teddy passes) is slower
+//! than the set's lazy DFA, and every hit would still pay its own regex
+//! run. When every pattern of a set has required literals, however
+//! unselective, a Teddy search for them gates the set. (An ASCII-only twin
+//! of the set for ASCII lines was also built and measured: no gain, since
+//! the lazy DFA only builds states for bytes it sees, and its byte classes
+//! blew the set's own prefix prefilter past what Teddy takes; so there is
+//! none.)
+//!
+//! Flags never leak between rules: patterns are parsed one by one and
+//! combined as separate patterns of one automaton, never concatenated into
+//! one pattern string.
+//!
 //! **Architecture invariant:** no I/O, no clock, and a record that matches no
-//! rule allocates nothing.
+//! rule allocates nothing (after the per-thread scratch space and the lazy
+//! DFA caches have warmed up; see `benches/matcher.rs`).
 
-use crate::event::{Record, RuleId, SourceId};
-use crate::rule::{Pattern, RuleSet};
+mod lane;
+mod literal;
+#[cfg(test)]
+mod prop;
+
+use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
+
+use memchr::memmem::Finder;
+use regex_automata::PatternSet;
+use regex_automata::meta;
+use regex_automata::util::pool::Pool;
+
+use crate::event::{Record, RuleId, Severity, SourceId};
+use crate::rule::{GroupField, Pattern, RuleSet};
+
+use lane::{Lane, LaneRule, LaneScratch, PlannedText};
 
 /// Errors building a [`Matcher`].
 #[derive(Debug, thiserror::Error)]
@@ -19,43 +78,299 @@ pub enum MatcherError {
         /// What the regex engine said.
         message: String,
     },
+    /// The combined automaton of a source's rules could not be built.
+    #[error("source {source_index}: {message}")]
+    Combine {
+        /// Index of the source whose rules were being combined.
+        source_index: usize,
+        /// What the automaton builder said.
+        message: String,
+    },
+}
+
+/// How a [`Matcher`] splits a source's regexes between the literal prefilter
+/// and the multi-pattern regex pass. Only speed differs; every strategy finds
+/// the same rules.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// A regex goes to the prefilter when its required literals are
+    /// selective (at least 3 bytes, not SMS/CMTrace markup, at most 64), else
+    /// to the regex set; but a source whose prefilter would hold more
+    /// literals than Teddy handles (64) gets [`Strategy::Set`], which
+    /// measured faster there. The default.
+    #[default]
+    Auto,
+    /// Every regex that has any required literal goes to the prefilter.
+    Prefilter,
+    /// No prefilter: every rule, literals included, goes to the regex set
+    /// (one full multi-pattern pass per record, as a plain `RegexSet`).
+    Set,
 }
 
 /// The compiled line rules of a [`RuleSet`].
-#[derive(Debug)]
+///
+/// `Matcher` is `Send + Sync`: threads share one and each gets its own
+/// scratch space and regex caches from internal pools.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use logwarden::event::{Record, RuleId, SourceId};
+/// use logwarden::matcher::Matcher;
+/// use logwarden::rule::{
+///     GroupField, LineCondition, Location, MatchRule, Pattern, Rule, RuleKind, RuleMeta, RuleSet,
+/// };
+///
+/// let line = LineCondition {
+///     sources: vec![SourceId(0)],
+///     pattern: Pattern::Regex(r"(?i)waiting for an available (?P<what>\w+) thread".into()),
+///     not_contains: None,
+///     component: Some("sms_despooler".into()),
+///     severity_at_least: None,
+///     thread: None,
+///     raw: false,
+/// };
+/// let rules = RuleSet {
+///     rules: vec![Rule {
+///         id: "despool-waiting".into(),
+///         meta: RuleMeta::default(),
+///         kind: RuleKind::Match(MatchRule {
+///             line,
+///             suppress_for: Duration::ZERO,
+///             group_by: vec![GroupField::HostName, GroupField::Capture("what".into())],
+///         }),
+///         location: Location::default(),
+///     }],
+///     ..RuleSet::default()
+/// };
+/// let matcher = Matcher::new(&rules)?;
+///
+/// let record = Record {
+///     raw: "Waiting for an available despooling thread  $$<SMS_DESPOOLER><…><thread=4844 (0x12EC)>",
+///     message: "Waiting for an available despooling thread",
+///     component: Some("SMS_DESPOOLER"),
+///     thread: Some(4844),
+///     severity: None,
+///     time: None,
+///     offset: 0,
+///     cut: false,
+/// };
+/// let mut hits = Vec::new();
+/// matcher.find(SourceId(0), &record, &mut hits);
+/// assert_eq!(hits, [RuleId(0)]);
+/// let group = matcher.group_values(RuleId(0), &record, r"Logs\despool.log", "PRI01");
+/// assert_eq!(&*group, [Box::from("PRI01"), Box::from("despooling")]);
+/// # Ok::<(), logwarden::matcher::MatcherError>(())
+/// ```
 pub struct Matcher {
-    rules: Vec<(RuleId, Vec<SourceId>, Pattern)>,
+    /// Line rules in ascending [`RuleId`] order; a candidate code's rule
+    /// part indexes this.
+    rules: Vec<LineRule>,
+    /// Per [`SourceId`] index: the lanes of that source's rules.
+    sources: Vec<SourceLanes>,
+    /// Per-thread candidate buffer and pattern sets.
+    scratch: Pool<Scratch, ScratchFn>,
+    /// Capacity of each scratch pattern set, by set slot.
+    set_sizes: Vec<usize>,
+}
+
+type ScratchFn = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwindSafe>;
+
+/// What [`Matcher::find`] reuses from record to record.
+#[derive(Debug)]
+struct Scratch {
+    /// Candidate codes (`dense << 1 | confirm`).
+    cand: Vec<u32>,
+    /// One pattern set per regex set, by slot.
+    patsets: Vec<PatternSet>,
+    /// Lower-cased copy of the text for folded prefilters.
+    folded: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct SourceLanes {
+    message: Option<Lane>,
+    raw: Option<Lane>,
+}
+
+/// One compiled `match` or `threshold` line condition.
+#[derive(Debug)]
+struct LineRule {
+    id: RuleId,
+    raw: bool,
+    text: Text,
+    not_contains: Option<Finder<'static>>,
+    component: Option<Box<str>>,
+    severity_at_least: Option<Severity>,
+    thread: Option<u32>,
+    group_by: Box<[GroupField]>,
+}
+
+/// A rule's own text test: what confirms a prefilter candidate.
+#[derive(Debug)]
+enum Text {
+    Literals(Box<[Finder<'static>]>),
+    Regex(meta::Regex),
 }
 
 impl Matcher {
-    /// Compiles every `match` and `threshold` rule of `rules`.
+    /// Compiles every `match` and `threshold` rule of `rules` with
+    /// [`Strategy::Auto`].
     ///
     /// # Errors
     /// When a pattern does not compile.
+    ///
+    /// # Performance
+    /// Compiles each regex once alone (for confirmation and captures) and
+    /// once per source in a combined automaton; a thousand rules take well
+    /// under a second.
     pub fn new(rules: &RuleSet) -> Result<Matcher, MatcherError> {
-        let mut out = Vec::new();
-        for (i, r) in rules.rules.iter().enumerate() {
-            if let Some(line) = r.line() {
-                out.push((RuleId(i as u32), line.sources.clone(), line.pattern.clone()));
+        Matcher::with_strategy(rules, Strategy::Auto)
+    }
+
+    /// Compiles every `match` and `threshold` rule of `rules` with a chosen
+    /// [`Strategy`] (benchmarks and tests compare them).
+    ///
+    /// # Errors
+    /// When a pattern does not compile.
+    pub fn with_strategy(rules: &RuleSet, strategy: Strategy) -> Result<Matcher, MatcherError> {
+        let mut compiled = Vec::new();
+        let mut planned = Vec::new();
+        let mut routes: Vec<SourceRoutes> = Vec::new();
+        for (i, rule) in rules.rules.iter().enumerate() {
+            let Some(line) = rule.line() else { continue };
+            let build_err = |message: String| MatcherError::Build {
+                rule: rule.id.clone(),
+                message,
+            };
+            let (text, plan) = match &line.pattern {
+                Pattern::Contains(s) => literals(std::slice::from_ref(s)),
+                Pattern::ContainsAny(v) => literals(v),
+                Pattern::Regex(p) => {
+                    let re = meta::Regex::new(p).map_err(|e| build_err(e.to_string()))?;
+                    let hir = regex_syntax::parse(p).map_err(|e| build_err(e.to_string()))?;
+                    let required = literal::required(&hir);
+                    (Text::Regex(re), PlannedText::Regex { hir, required })
+                }
+            };
+            let dense =
+                u32::try_from(compiled.len()).map_err(|_| build_err("too many rules".into()))?;
+            for source in &line.sources {
+                if routes.len() <= source.index() {
+                    routes.resize_with(source.index() + 1, SourceRoutes::default);
+                }
+                let route = &mut routes[source.index()];
+                if line.raw {
+                    &mut route.raw
+                } else {
+                    &mut route.message
+                }
+                .push(dense);
             }
+            compiled.push(LineRule {
+                id: RuleId(i as u32),
+                raw: line.raw,
+                text,
+                not_contains: line
+                    .not_contains
+                    .as_ref()
+                    .map(|s| Finder::new(s.as_bytes()).into_owned()),
+                component: line.component.as_deref().map(Box::from),
+                severity_at_least: line.severity_at_least,
+                thread: line.thread,
+                group_by: rule.group_by().into(),
+            });
+            planned.push(plan);
         }
-        Ok(Matcher { rules: out })
+
+        let mut slot = 0;
+        let mut set_sizes = Vec::new();
+        let mut sources = Vec::with_capacity(routes.len());
+        for (source_index, route) in routes.iter().enumerate() {
+            let mut build = |dense: &[u32]| -> Result<Option<Lane>, MatcherError> {
+                if dense.is_empty() {
+                    return Ok(None);
+                }
+                let lane_rules: Vec<LaneRule<'_>> = dense
+                    .iter()
+                    .map(|&d| LaneRule {
+                        dense: d,
+                        text: &planned[d as usize],
+                    })
+                    .collect();
+                Lane::build(&lane_rules, strategy, &mut slot, &mut set_sizes)
+                    .map(Some)
+                    .map_err(|e| MatcherError::Combine {
+                        source_index,
+                        message: e.to_string(),
+                    })
+            };
+            let message = build(&route.message)?;
+            let raw = build(&route.raw)?;
+            sources.push(SourceLanes { message, raw });
+        }
+
+        let sizes = set_sizes.clone();
+        let create: ScratchFn = Box::new(move || Scratch {
+            cand: Vec::new(),
+            patsets: sizes.iter().map(|&n| PatternSet::new(n)).collect(),
+            folded: Vec::new(),
+        });
+        Ok(Matcher {
+            rules: compiled,
+            sources,
+            scratch: Pool::new(create),
+            set_sizes,
+        })
     }
 
     /// Appends to `out`, in ascending order, the ids of the line rules of
     /// `source` that match `record`.
+    ///
+    /// # Performance
+    /// One pass of the source's literal automaton and, when some of its
+    /// regexes have no selective literal, one pass of its regex set; then
+    /// only the candidate rules are checked one by one. Allocates nothing
+    /// unless `out` grows (after per-thread warm-up).
     pub fn find(&self, source: SourceId, record: &Record<'_>, out: &mut Vec<RuleId>) {
-        for (id, sources, pattern) in &self.rules {
-            if !sources.contains(&source) {
+        let Some(lanes) = self.sources.get(source.index()) else {
+            return;
+        };
+        if lanes.message.is_none() && lanes.raw.is_none() {
+            return;
+        }
+        let mut scratch = self.scratch.get();
+        let Scratch {
+            cand,
+            patsets,
+            folded,
+        } = &mut *scratch;
+        cand.clear();
+        let mut lane_scratch = LaneScratch {
+            patsets,
+            folded,
+            cand,
+        };
+        if let Some(lane) = &lanes.message {
+            lane.scan(record.message, &mut lane_scratch);
+        }
+        if let Some(lane) = &lanes.raw {
+            lane.scan(record.raw, &mut lane_scratch);
+        }
+        if cand.is_empty() {
+            return;
+        }
+        // Codes sort by rule, and for one rule "already matched" (confirm
+        // bit clear) before "to confirm": keep the first of each rule.
+        cand.sort_unstable();
+        cand.dedup_by_key(|code| *code >> 1);
+        for &code in cand.iter() {
+            let Some(rule) = self.rules.get((code >> 1) as usize) else {
                 continue;
-            }
-            let hit = match pattern {
-                Pattern::Contains(s) => record.message.contains(s.as_str()),
-                Pattern::ContainsAny(v) => v.iter().any(|s| record.message.contains(s.as_str())),
-                Pattern::Regex(_) => false,
             };
-            if hit {
-                out.push(*id);
+            if rule.accepts(record, code & 1 == 1) {
+                out.push(rule.id);
             }
         }
     }
@@ -64,6 +379,14 @@ impl Matcher {
     /// order: named captures from the rule's regex, the record's component,
     /// thread and severity, `path` for `log.file.path`, `host` for
     /// `host.name`. A field without a value is the empty string.
+    ///
+    /// Returns an empty list for a rule that is not a line rule of this
+    /// matcher. Captures come from the leftmost match of the rule's regex in
+    /// the text the rule looks at (message, or raw record).
+    ///
+    /// # Performance
+    /// Runs the rule's regex with captures once, only when the rule groups
+    /// by a capture; meant for records that [`Matcher::find`] reported.
     pub fn group_values(
         &self,
         rule: RuleId,
@@ -71,7 +394,143 @@ impl Matcher {
         path: &str,
         host: &str,
     ) -> Box<[Box<str>]> {
-        let _ = (rule, record, path, host);
-        Box::new([])
+        let Ok(at) = self.rules.binary_search_by_key(&rule, |r| r.id) else {
+            return Box::new([]);
+        };
+        let rule = &self.rules[at];
+        let text = rule.text_of(record);
+        let captures = match &rule.text {
+            Text::Regex(re)
+                if rule
+                    .group_by
+                    .iter()
+                    .any(|f| matches!(f, GroupField::Capture(_))) =>
+            {
+                let mut caps = re.create_captures();
+                re.captures(text, &mut caps);
+                Some(caps)
+            }
+            _ => None,
+        };
+        rule.group_by
+            .iter()
+            .map(|field| -> Box<str> {
+                match field {
+                    GroupField::HostName => host.into(),
+                    GroupField::FilePath => path.into(),
+                    GroupField::Component => record.component.unwrap_or("").into(),
+                    GroupField::Thread => record
+                        .thread
+                        .map(|t| t.to_string().into_boxed_str())
+                        .unwrap_or_default(),
+                    GroupField::Severity => {
+                        record.severity.map(Severity::as_str).unwrap_or("").into()
+                    }
+                    GroupField::Capture(name) => captures
+                        .as_ref()
+                        .and_then(|c| c.get_group_by_name(name))
+                        .and_then(|span| text.get(span.range()))
+                        .unwrap_or("")
+                        .into(),
+                }
+            })
+            .collect()
+    }
+
+    /// Number of line rules compiled.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when the rule set has no line rule.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
     }
 }
+
+impl fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Matcher")
+            .field("rules", &self.rules)
+            .field("sources", &self.sources)
+            .field("set_sizes", &self.set_sizes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Dense rule indices of one source, by the text they look at.
+#[derive(Debug, Default)]
+struct SourceRoutes {
+    message: Vec<u32>,
+    raw: Vec<u32>,
+}
+
+/// The compiled and planned forms of a `contains` / `contains_any` test.
+fn literals(lits: &[String]) -> (Text, PlannedText) {
+    (
+        Text::Literals(
+            lits.iter()
+                .map(|s| Finder::new(s.as_bytes()).into_owned())
+                .collect(),
+        ),
+        PlannedText::Literals(lits.to_vec()),
+    )
+}
+
+impl LineRule {
+    /// The text this rule's pattern and `not_contains` look at.
+    fn text_of<'a>(&self, record: &Record<'a>) -> &'a str {
+        if self.raw { record.raw } else { record.message }
+    }
+
+    /// Whether `record` passes this rule's filters and `not_contains`, and,
+    /// when `confirm`, its text test.
+    fn accepts(&self, record: &Record<'_>, confirm: bool) -> bool {
+        if self.thread.is_some() && record.thread != self.thread {
+            return false;
+        }
+        if let Some(min) = self.severity_at_least {
+            // A record without a severity fails the filter.
+            if record.severity.is_none_or(|s| s < min) {
+                return false;
+            }
+        }
+        if let Some(want) = &self.component {
+            if record.component.is_none_or(|c| !same_component(c, want)) {
+                return false;
+            }
+        }
+        let text = self.text_of(record);
+        if confirm && !self.text.is_match(text) {
+            return false;
+        }
+        self.not_contains
+            .as_ref()
+            .is_none_or(|nc| nc.find(text.as_bytes()).is_none())
+    }
+}
+
+impl Text {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Text::Literals(finders) => finders.iter().any(|f| f.find(text.as_bytes()).is_some()),
+            Text::Regex(re) => re.is_match(text),
+        }
+    }
+}
+
+/// Case-insensitive equality of component names: ASCII folding for the
+/// usual `SMS_DESPOOLER`, per-character Unicode lower case otherwise (no
+/// allocation either way).
+fn same_component(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
+    }
+}
+
+#[cfg(test)]
+mod tests;
