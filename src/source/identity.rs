@@ -12,7 +12,7 @@
 //! **Architecture invariant:** identity never uses a creation time, a path
 //! alone or the first line alone. Two files that start with the same header
 //! line have different handles; one file truncated and rewritten with the same
-//! header gets a new key because its predecessor's key is chained into it.
+//! header gets a new key because its predecessor's key is mixed into it.
 
 use std::fs::File;
 use std::io;
@@ -264,22 +264,19 @@ impl Fingerprint {
 ///
 /// The same file incarnation therefore gets the same key after a restart or a
 /// crash, and `event.id`s derived from it repeat. `previous` is the key of the
-/// incarnation this one replaces on the same handle (truncation): when the
-/// derived key equals it (the file was rewritten with the same header), the
-/// key is chained so the two incarnations stay apart.
+/// incarnation this one follows on the same handle identity (a truncation, or
+/// a deleted file's inode reused at the same path): it is mixed in, so a file
+/// rewritten with the same header line still gets a new key.
 pub fn derive_key(id: FileId, first: &[u8], previous: Option<FileKey>) -> FileKey {
-    let mut buf = Vec::with_capacity(16 + first.len());
+    let mut buf = Vec::with_capacity(24 + first.len());
     buf.extend_from_slice(&id.device.to_le_bytes());
     buf.extend_from_slice(&id.index.to_le_bytes());
-    buf.extend_from_slice(first);
-    let mut key = xxh3_64(&buf);
     if let Some(prev) = previous {
-        while key == prev.0 || key == 0 {
-            key = xxh3_64(&[key.to_le_bytes(), prev.0.to_le_bytes()].concat());
-        }
+        buf.extend_from_slice(&prev.0.to_le_bytes());
     }
+    buf.extend_from_slice(first);
     // 0 means "no key yet" in checkpoints.
-    FileKey(key.max(1))
+    FileKey(xxh3_64(&buf).max(1))
 }
 
 /// How many bytes of `head` (the file's first bytes) make up the key prefix:
@@ -331,6 +328,8 @@ mod tests {
         let next = derive_key(a, b"header\n", Some(ka));
         assert_ne!(next, ka);
         assert_eq!(next, derive_key(a, b"header\n", Some(ka)));
+        let third = derive_key(a, b"header\n", Some(next));
+        assert!(third != ka && third != next);
     }
 
     #[test]

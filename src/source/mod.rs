@@ -142,8 +142,9 @@ pub struct TailStats {
 #[derive(Clone, Debug)]
 struct Done {
     checkpoint: FileCheckpoint,
-    len: u64,
-    modified: Option<SystemTime>,
+    /// Size and modification time when last found unchanged; `None` until
+    /// the content has been verified once.
+    seen: Option<(u64, Option<SystemTime>)>,
 }
 
 /// Follows every file matched by the sources' paths.
@@ -189,6 +190,9 @@ pub struct Tailer {
     options: TailOptions,
     files: Vec<TailedFile>,
     done: HashMap<(SourceId, FileId), Done>,
+    /// Finished incarnations by lineage and handle identity: a new file on
+    /// the same identity at the same path (a reused inode) chains its key.
+    retired: HashMap<(u64, FileId), FileCheckpoint>,
     /// Checkpoints not matched to a file yet.
     pending: Vec<FileCheckpoint>,
     /// Sources that had checkpoints at start: their new files are read from
@@ -222,6 +226,7 @@ impl Tailer {
             options,
             files: Vec::new(),
             done: HashMap::new(),
+            retired: HashMap::new(),
             pending: checkpoints.files,
             checkpointed,
             scanned: false,
@@ -264,17 +269,34 @@ impl Tailer {
                 if open.contains(&(source, st.id)) {
                     continue;
                 }
-                if let Some(d) = self.done.get(&(source, st.id))
-                    && d.len == st.len
-                    && d.modified == st.modified
-                {
-                    continue;
+                let mut resume = None;
+                let mut previous = None;
+                if let Some(d) = self.done.get_mut(&(source, st.id)) {
+                    if d.seen == Some((st.len, st.modified)) {
+                        continue;
+                    }
+                    // Changed, or not verified yet: the same content up to
+                    // where it was read? (An inode may have been reused.)
+                    match verify(&path, &d.checkpoint) {
+                        Some((_, v)) if v.len == d.checkpoint.offset => {
+                            d.seen = Some((st.len, st.modified));
+                            continue;
+                        }
+                        // Written to since it was closed: follow it again.
+                        Some(_) => resume = Some(d.checkpoint.clone()),
+                        // Another file on a reused inode.
+                        None => {
+                            previous = (d.checkpoint.key != 0).then_some(FileKey(d.checkpoint.key))
+                        }
+                    }
+                    self.done.remove(&(source, st.id));
                 }
                 found.push(Candidate {
                     source,
                     path,
                     stat: st,
-                    previous: None,
+                    previous,
+                    resume,
                 });
             }
         }
@@ -286,8 +308,18 @@ impl Tailer {
         }
         let open: HashSet<(SourceId, FileId)> =
             self.files.iter().map(|f| (f.source, f.id)).collect();
-        self.done
-            .retain(|k, _| seen.contains(k) && !open.contains(k));
+        let gone: Vec<(SourceId, FileId)> = self
+            .done
+            .keys()
+            .filter(|k| !seen.contains(k) || open.contains(k))
+            .copied()
+            .collect();
+        for k in gone {
+            if let Some(d) = self.done.remove(&k) {
+                let lineage = lineage(k.0, Path::new(&d.checkpoint.path));
+                self.retire(lineage, d.checkpoint);
+            }
+        }
         self.scanned = true;
         self.stats.files_open = self.files.iter().filter(|f| f.handle().is_some()).count() as u64;
     }
@@ -295,7 +327,7 @@ impl Tailer {
     /// Drops closed files, remembering them as done.
     fn compact(&mut self) {
         let mut kept = Vec::with_capacity(self.files.len());
-        for f in self.files.drain(..) {
+        for f in std::mem::take(&mut self.files) {
             if f.state != State::Closed {
                 kept.push(f);
                 continue;
@@ -303,25 +335,17 @@ impl Tailer {
             let Some(def) = self.sources.get(f.source.index()) else {
                 continue;
             };
-            // The closed file may still sit where a pattern matches it
-            // (`X.lo_` under a `*` glob): remember it so it is not read again.
-            let mut listing = Listing::new();
-            let mut places = vec![f.path_buf.clone()];
-            places.extend(listing.rotated_siblings(&f.path_buf));
-            // Checked by content too: the inode of a deleted file is reused.
-            let here = places.iter().find_map(|p| {
-                let h = identity::open_shared(p).ok()?;
-                let st = identity::stat_handle(&h).ok()?;
-                let cp = f.checkpoint(&def.id);
-                (st.id == f.id && cp.head.matches_head(&h).ok()?).then_some(st)
-            });
-            if let Some(st) = here {
+            let checkpoint = f.checkpoint(&def.id);
+            self.retire(f.lineage, checkpoint.clone());
+            // A rotated file may still sit where a pattern matches it (`X.lo_`
+            // under a `*` glob): remember it so it is not read again. A
+            // deleted one is gone; its inode may be reused by a new file.
+            if !f.was_deleted {
                 self.done.insert(
                     (f.source, f.id),
                     Done {
-                        checkpoint: f.checkpoint(&def.id),
-                        len: st.len,
-                        modified: st.modified,
+                        checkpoint,
+                        seen: None,
                     },
                 );
             }
@@ -332,7 +356,17 @@ impl Tailer {
     /// Matches pending checkpoints to files found (or to their rotated
     /// siblings) and resumes them.
     fn restore(&mut self, found: &mut Vec<Candidate>, listing: &mut Listing, now: Timestamp) {
-        for cp in std::mem::take(&mut self.pending) {
+        let mut pending = std::mem::take(&mut self.pending);
+        // Files still followed at the stop first: a finished file that shared
+        // a handle identity (a reused inode) must not decide the chaining.
+        pending.sort_by_key(|cp| cp.finished);
+        // (A finished file's inode may have been reused by a copy.)
+        let claimed: HashSet<FileId> = pending
+            .iter()
+            .filter(|cp| !cp.finished)
+            .map(|cp| cp.id)
+            .collect();
+        for cp in pending {
             let Some(si) = self.sources.iter().position(|s| s.id == cp.source) else {
                 tracing::debug!(source = %cp.source, "checkpoint of a source no longer configured dropped");
                 continue;
@@ -348,12 +382,20 @@ impl Tailer {
             let cp_path = PathBuf::from(&cp.path);
             let lineage = lineage(source, &cp_path);
             let key = (cp.key != 0).then_some(FileKey(cp.key));
+            if cp.finished {
+                self.retire(lineage, cp.clone());
+            }
             // At a followed path, unchanged up to the checkpoint.
+            let mut truncated = false;
             if let Some(pos) = found
                 .iter()
                 .position(|c| c.source == source && c.stat.id == cp.id)
             {
-                if let Some((h, st)) = verify(&found[pos].path, &cp) {
+                // A finished file is recognised again only under a rotated
+                // name (`X.lo_` under a glob): at the live path, a file on its
+                // handle identity is a new file on a reused inode.
+                let usable = !cp.finished || is_rotated_name(&found[pos].path);
+                if usable && let Some((h, st)) = verify(&found[pos].path, &cp) {
                     let c = found.remove(pos);
                     if is_rotated_name(&c.path) && st.len == cp.offset {
                         self.remember_done(source, &cp, &st);
@@ -365,26 +407,39 @@ impl Tailer {
                 // Same handle, other content: truncated (or the inode was
                 // reused) while stopped. It is read as a new incarnation;
                 // its old content may survive in a copy, looked for below.
-                found[pos].previous = key;
-            }
-            // Renamed, or copied before a truncation, to the rotated name.
-            let mut matched = false;
-            for sib in listing.rotated_siblings(&cp_path) {
-                if let Some((h, st)) = verify(&sib, &cp) {
-                    found.retain(|c| !(c.source == source && c.stat.id == st.id));
-                    if st.len == cp.offset {
-                        self.remember_done(source, &cp, &st);
-                    } else {
-                        self.resume(source, lineage, sib, h, st, &cp, key, State::Rotated, now);
-                    }
-                    matched = true;
-                    break;
+                if found[pos].previous.is_none() {
+                    found[pos].previous = key;
                 }
-            }
-            if matched {
-                continue;
+                truncated = true;
             }
             if cp.finished {
+                // Nothing more is expected from it; only an exact handle
+                // match (above) may stand for it.
+                continue;
+            }
+            // Renamed (same handle identity) or copied before a truncation
+            // (another identity) to the rotated name. A copy is believed only
+            // when the original was found truncated at its path, and never
+            // when another checkpoint names the file: files may share a
+            // header line, and a checkpoint may cover no more than that.
+            let mut matched = false;
+            for sib in listing.rotated_siblings(&cp_path) {
+                let Some((h, st)) = verify(&sib, &cp) else {
+                    continue;
+                };
+                if st.id != cp.id && (!truncated || claimed.contains(&st.id)) {
+                    continue;
+                }
+                found.retain(|c| !(c.source == source && c.stat.id == st.id));
+                if st.len == cp.offset {
+                    self.remember_done(source, &cp, &st);
+                } else {
+                    self.resume(source, lineage, sib, h, st, &cp, key, State::Rotated, now);
+                }
+                matched = true;
+                break;
+            }
+            if matched {
                 continue;
             }
             if cp_path.parent().is_some_and(|d| !d.is_dir()) {
@@ -393,6 +448,7 @@ impl Tailer {
                 self.pending.push(cp);
                 continue;
             }
+            self.retire(lineage, cp.clone());
             self.stats.gaps += 1;
             tracing::warn!(
                 path = %cp.path,
@@ -411,8 +467,7 @@ impl Tailer {
                     finished: true,
                     ..cp.clone()
                 },
-                len: st.len,
-                modified: st.modified,
+                seen: Some((st.len, st.modified)),
             },
         );
     }
@@ -477,20 +532,26 @@ impl Tailer {
             && self.options.read_from == ReadFrom::End
             && !self.checkpointed.contains(&def.id);
         let order = self.order();
+        let lineage = lineage(c.source, &c.path);
+        let previous = c.previous.or_else(|| self.previous_key(lineage, stat.id));
+        let (start, key) = match &c.resume {
+            Some(cp) => (
+                Start::At(cp.offset),
+                (cp.key != 0).then_some(FileKey(cp.key)),
+            ),
+            None if first_start => (Start::End, None),
+            None => (Start::Beginning, None),
+        };
         self.open(Opening {
             source: c.source,
-            lineage: lineage(c.source, &c.path),
+            lineage,
             path: c.path,
             order,
             handle,
             stat,
-            start: if first_start {
-                Start::End
-            } else {
-                Start::Beginning
-            },
-            key: None,
-            previous_key: c.previous,
+            start,
+            key,
+            previous_key: previous,
             state: State::Live,
             format: Default::default(),
             timezone: crate::time::TimeZoneSpec::Utc,
@@ -516,6 +577,40 @@ impl Tailer {
                 tracing::warn!(path = %path.display(), error = %e, "cannot read log file; will retry");
             }
         }
+    }
+
+    /// The key of the latest incarnation of `lineage` on the handle `id`.
+    fn previous_key(&self, lineage: u64, id: FileId) -> Option<FileKey> {
+        let live = self
+            .files
+            .iter()
+            .filter(|f| f.lineage == lineage && f.id == id && f.has_key())
+            .max_by_key(|f| f.order)
+            .map(|f| f.key());
+        live.or_else(|| {
+            self.retired
+                .get(&(lineage, id))
+                .filter(|cp| cp.key != 0)
+                .map(|cp| FileKey(cp.key))
+        })
+    }
+
+    /// Remembers a finished incarnation for key chaining.
+    fn retire(&mut self, lineage: u64, cp: FileCheckpoint) {
+        if cp.key == 0 {
+            return;
+        }
+        if self.retired.len() >= MAX_RETIRED {
+            // Bounded memory; only chaining for long-gone paths is lost.
+            self.retired.clear();
+        }
+        self.retired.insert(
+            (lineage, cp.id),
+            FileCheckpoint {
+                finished: true,
+                ..cp
+            },
+        );
     }
 
     fn order(&mut self) -> u64 {
@@ -711,9 +806,20 @@ impl Tailer {
             .collect();
         files.extend(self.done.values().map(|d| d.checkpoint.clone()));
         files.extend(self.pending.iter().cloned());
+        for cp in self.retired.values() {
+            if !files
+                .iter()
+                .any(|f| f.source == cp.source && f.id == cp.id && f.key == cp.key)
+            {
+                files.push(cp.clone());
+            }
+        }
         Checkpoints { files }
     }
 }
+
+/// How many finished lineages are remembered for key chaining.
+const MAX_RETIRED: usize = 4096;
 
 /// A file found by a scan that no one follows yet.
 #[derive(Debug)]
@@ -723,6 +829,8 @@ struct Candidate {
     stat: Stat,
     /// The key of the incarnation a checkpoint knew on this handle.
     previous: Option<FileKey>,
+    /// A finished file found written to again: where to resume it.
+    resume: Option<FileCheckpoint>,
 }
 
 /// Files at one path (compared case-insensitively) of one source share a

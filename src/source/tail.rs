@@ -143,6 +143,8 @@ pub struct TailedFile {
     pub order: u64,
     /// The state.
     pub state: State,
+    /// The file was found deleted (not merely renamed away).
+    pub was_deleted: bool,
     /// The handle identity.
     pub id: FileId,
     handle: Option<File>,
@@ -200,6 +202,7 @@ impl TailedFile {
             lineage: o.lineage,
             order: o.order,
             state: o.state,
+            was_deleted: false,
             id: o.stat.id,
             key: o.key,
             previous_key: o.previous_key,
@@ -242,6 +245,11 @@ impl TailedFile {
     /// The key handed to sinks: derived once the first line is complete.
     pub fn key(&self) -> FileKey {
         self.key.unwrap_or_default()
+    }
+
+    /// True once the key is known (a record has been or can be handed out).
+    pub fn has_key(&self) -> bool {
+        self.key.is_some()
     }
 
     /// The checkpoint of this incarnation under `source` (the source's id).
@@ -316,6 +324,7 @@ impl TailedFile {
                 self.last_change = now;
                 if st.links == 0 {
                     self.state = State::Deleted;
+                    self.was_deleted = true;
                     tracing::debug!(path = %self.path, "followed file deleted; draining it");
                 } else {
                     self.state = State::Rotated;
@@ -325,6 +334,7 @@ impl TailedFile {
             }
         } else if self.state == State::Rotated && st.links == 0 {
             self.state = State::Deleted;
+            self.was_deleted = true;
         }
         let quiet = now.saturating_since(self.last_change) >= grace;
         if matches!(self.state, State::Rotated | State::Deleted)
