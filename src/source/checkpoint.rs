@@ -33,7 +33,8 @@ pub struct Checkpoints {
 pub struct FileCheckpoint {
     /// Source id (the rule's `id`, so that rule reordering does not matter).
     pub source: String,
-    /// The path the file was last seen at.
+    /// The path the file is followed at (for a rotated file: the path it
+    /// was rotated away from).
     pub path: String,
     /// Identity used for `event.id`; 0 while the file has handed out no record.
     pub key: u64,
@@ -52,6 +53,11 @@ pub struct FileCheckpoint {
     /// expected from it, so not finding it again is no loss.
     #[serde(default)]
     pub finished: bool,
+    /// The file had already been rotated away from `path` (it was being
+    /// drained): a file on its handle identity back at `path` is a new file
+    /// on a reused inode.
+    #[serde(default)]
+    pub rotated: bool,
 }
 
 /// Why a checkpoint document could not be used.
@@ -203,6 +209,7 @@ mod tests {
                 head: Fingerprint { len: 512, hash: 7 },
                 tail: Fingerprint { len: 64, hash: 8 },
                 finished: false,
+                rotated: false,
             }],
         }
     }

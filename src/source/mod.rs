@@ -391,16 +391,22 @@ impl Tailer {
                 .iter()
                 .position(|c| c.source == source && c.stat.id == cp.id)
             {
-                // A finished file is recognised again only under a rotated
-                // name (`X.lo_` under a glob): at the live path, a file on its
-                // handle identity is a new file on a reused inode.
-                let usable = !cp.finished || is_rotated_name(&found[pos].path);
+                // A file that had left its path (rotated, finished) is
+                // recognised again only under another name (`X.lo_` under a
+                // glob): back at its own path, a file on its handle identity
+                // is a new file on a reused inode.
+                let at_own_path = lineage == self::lineage(source, &found[pos].path);
+                let usable = !(at_own_path && (cp.finished || cp.rotated));
                 if usable && let Some((h, st)) = verify(&found[pos].path, &cp) {
                     let c = found.remove(pos);
+                    // Found under another name a pattern also matches: it was
+                    // rotated while the agent was stopped.
+                    let moved = lineage != self::lineage(source, &c.path);
                     if is_rotated_name(&c.path) && st.len == cp.offset {
                         self.remember_done(source, &cp, &st);
                     } else {
-                        self.resume(source, lineage, c.path, h, st, &cp, key, State::Live, now);
+                        let state = if moved { State::Rotated } else { State::Live };
+                        self.resume(source, lineage, c.path, h, st, &cp, key, state, now);
                     }
                     continue;
                 }
@@ -489,6 +495,7 @@ impl Tailer {
         self.open(Opening {
             source,
             path,
+            origin: PathBuf::from(&cp.path),
             lineage,
             order,
             handle,
@@ -542,9 +549,14 @@ impl Tailer {
             None if first_start => (Start::End, None),
             None => (Start::Beginning, None),
         };
+        let origin = match &c.resume {
+            Some(cp) => PathBuf::from(&cp.path),
+            None => c.path.clone(),
+        };
         self.open(Opening {
             source: c.source,
             lineage,
+            origin,
             path: c.path,
             order,
             handle,
@@ -646,7 +658,6 @@ impl Tailer {
                 return None;
             }
             Some(FileCheckpoint {
-                path: path.display().to_string(),
                 offset: stat.len,
                 ..cp
             })
@@ -735,7 +746,7 @@ impl Tailer {
     ) -> std::io::Result<()> {
         let retired = self.files[index].retired();
         let f = &self.files[index];
-        let (source, lineage, now) = (f.source, f.lineage, f.last_change);
+        let (source, lineage, now, origin) = (f.source, f.lineage, f.last_change, f.origin.clone());
         let mut copy = None;
         for sib in Listing::new().rotated_siblings(&f.path_buf) {
             let Ok(h) = identity::open_shared(&sib) else {
@@ -778,6 +789,7 @@ impl Tailer {
             self.open(Opening {
                 source,
                 path,
+                origin,
                 lineage,
                 order: retired.order,
                 handle,

@@ -104,8 +104,11 @@ struct Run {
 }
 
 impl Run {
-    fn new() -> Run {
-        let mut h = Harness::new(&[("s", LOG)], ReadFrom::Beginning);
+    /// A run over `x.log` alone, or with `glob` over `x.*`, which also
+    /// matches the rotated `x.lo_` (it must still not be read twice).
+    fn new(glob: bool) -> Run {
+        let path = if glob { "Logs/x.*" } else { LOG };
+        let mut h = Harness::new(&[("s", path)], ReadFrom::Beginning);
         h.options.rotated_grace = Duration::from_secs(3);
         h.tailer = Tailer::new(h.sources.clone(), h.options.clone(), Checkpoints::default());
         Run {
@@ -279,8 +282,8 @@ impl Run {
     }
 
     /// Runs `ops`, settles, and compares with the model.
-    fn check(ops: &[Op]) -> Result<(), String> {
-        let mut run = Run::new();
+    fn check(glob: bool, ops: &[Op]) -> Result<(), String> {
+        let mut run = Run::new(glob);
         for op in ops {
             run.apply(op);
         }
@@ -342,8 +345,9 @@ fn tailer_agrees_with_the_model() {
     };
     let mut runner =
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
-    let result = runner.run(&prop::collection::vec(op(), 1..40), |ops| {
-        Run::check(&ops).map_err(TestCaseError::fail)
+    let scenario = (any::<bool>(), prop::collection::vec(op(), 1..40));
+    let result = runner.run(&scenario, |(glob, ops)| {
+        Run::check(glob, &ops).map_err(TestCaseError::fail)
     });
     if let Err(e) = result {
         panic!("the tailer disagrees with the model (rerun with LOGWARDEN_MODEL_SEED={seed}): {e}");
@@ -496,10 +500,23 @@ fn model_regressions() {
             Rename,
             Write(1),
         ],
+        &[
+            Write(1),
+            Truncate,
+            Poll(1),
+            Rename,
+            Write(1),
+            Stop(true),
+            Rename,
+            Start,
+            Write(1),
+        ],
     ];
     for ops in cases {
-        if let Err(e) = Run::check(ops) {
-            panic!("{ops:?}: {e}");
+        for glob in [false, true] {
+            if let Err(e) = Run::check(glob, ops) {
+                panic!("{ops:?} (glob: {glob}): {e}");
+            }
         }
     }
 }

@@ -100,6 +100,9 @@ pub struct Opening {
     pub source: SourceId,
     /// The path the file was found at.
     pub path: PathBuf,
+    /// The path its lineage is followed at (differs for a rotated file found
+    /// under its rotated name); checkpoints record this one.
+    pub origin: PathBuf,
     /// Files at one path across rotations share a lineage.
     pub lineage: u64,
     /// Position in the lineage: older incarnations are drained first.
@@ -137,6 +140,8 @@ pub struct TailedFile {
     pub path: Arc<str>,
     /// The same path, for `stat`.
     pub path_buf: PathBuf,
+    /// The path of the lineage (see [`Opening::origin`]).
+    pub origin: PathBuf,
     /// Files at one path across rotations share a lineage.
     pub lineage: u64,
     /// Position in the lineage.
@@ -199,6 +204,7 @@ impl TailedFile {
             source: o.source,
             path: Arc::from(o.path.display().to_string()),
             path_buf: o.path,
+            origin: o.origin,
             lineage: o.lineage,
             order: o.order,
             state: o.state,
@@ -256,13 +262,14 @@ impl TailedFile {
     pub fn checkpoint(&self, source: &str) -> FileCheckpoint {
         FileCheckpoint {
             source: source.to_owned(),
-            path: self.path.to_string(),
+            path: self.origin.display().to_string(),
             key: self.key.map_or(0, |k| k.0),
             offset: self.safe,
             id: self.id,
             head: self.head,
             tail: self.safe_tail,
             finished: self.state == State::Closed,
+            rotated: self.state != State::Live,
         }
     }
 
@@ -637,4 +644,46 @@ fn line_start_before(file: &File, enc: Encoding, text_start: u64, len: u64) -> i
         None if from == text_start => text_start,
         None => len,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes `bytes` to a file and checks where a `read_from = end` start
+    /// lands for it.
+    fn check(bytes: &[u8], want: u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.log");
+        std::fs::write(&p, bytes).unwrap();
+        let f = File::open(&p).unwrap();
+        let (enc, bom) = Encoding::sniff(bytes);
+        let got = line_start_before(&f, enc, bom as u64, bytes.len() as u64).unwrap();
+        assert_eq!(got, want, "{bytes:?}");
+    }
+
+    fn utf16le(s: &str) -> Vec<u8> {
+        let mut out = vec![0xFF, 0xFE];
+        for u in s.encode_utf16() {
+            out.extend_from_slice(&u.to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn end_starts_at_the_last_line() {
+        check(b"", 0);
+        check(b"a\nb\n", 4);
+        check(b"a\nb\npartial", 4);
+        check(b"only partial", 0);
+        check(b"\xEF\xBB\xBFa\nb", 5);
+        check(b"\xEF\xBB\xBFno newline", 3);
+        // UTF-16LE: "\n" is 0A 00 at an even distance from the text start;
+        // a 0A byte inside another code unit (U+010A) is not a line end.
+        check(&utf16le("a\nb\u{10A}c"), 2 + 4);
+        check(&utf16le("a\nb\n"), 2 + 8);
+        let mut long = vec![b'x'; END_LOOKBACK + 10];
+        long.insert(0, b'\n');
+        check(&long, long.len() as u64);
+    }
 }

@@ -626,3 +626,13 @@ fn one_file_matched_by_two_sources_feeds_both() {
         ]
     );
 }
+
+#[test]
+fn the_tailer_can_move_to_the_reader_thread() {
+    fn send<T: Send>(_: &T) {}
+    let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);
+    send(&h.tailer);
+    h.write("Logs/x.log", "a\n");
+    let got = h.poll_full();
+    assert_eq!(got[0].file, "x.log");
+}
