@@ -96,7 +96,7 @@ pub enum CheckpointError {
 }
 
 /// The stored form: the entries with a version in front.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Document {
     version: u32,
     files: Vec<FileCheckpoint>,
@@ -134,18 +134,24 @@ impl Checkpoints {
         // such rather than as a shape error.
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        let found = value
-            .get("version")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| corrupt("it has no version".to_owned()))?;
+        // A document without a version but with a `files` list is the
+        // unversioned first form: read it as version 1.
+        let found = match value.get("version") {
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| corrupt("its version is not a number".to_owned()))?,
+            None if value.get("files").is_some_and(serde_json::Value::is_array) => {
+                u64::from(VERSION)
+            }
+            None => return Err(corrupt("it has no version".to_owned())),
+        };
         if found != u64::from(VERSION) {
             return Err(CheckpointError::Version {
                 path: path.to_path_buf(),
                 found: u32::try_from(found).unwrap_or(u32::MAX),
             });
         }
-        let doc: Document = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
-        Ok(Checkpoints { files: doc.files })
+        serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))
     }
 
     /// Writes the document to `path` durably: a temporary file beside it,
@@ -260,6 +266,8 @@ mod tests {
         check(b"[1, 2, 3]", Err("it has no version"));
         check(br#"{"hello": "world"}"#, Err("it has no version"));
         check(br#"{"version": 99, "files": []}"#, Err("has version 99"));
+        check(br#"{"version": "1", "files": []}"#, Err("not a number"));
+        check(br#"{"files": []}"#, Ok(Checkpoints::default()));
         check(
             br#"{"version": 1, "files": [{"source": 3}]}"#,
             Err("is unreadable"),

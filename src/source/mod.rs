@@ -276,8 +276,16 @@ impl Tailer {
                         continue;
                     }
                     // Changed, or not verified yet: the same content up to
-                    // where it was read? (An inode may have been reused.)
-                    match verify(&path, &d.checkpoint) {
+                    // where it was read? Back at the path it had left, it
+                    // is a new file on a reused inode.
+                    let at_own_path =
+                        lineage(source, Path::new(&d.checkpoint.path)) == lineage(source, &path);
+                    let same = if at_own_path {
+                        None
+                    } else {
+                        verify(&path, &d.checkpoint)
+                    };
+                    match same {
                         Some((_, v)) if v.len == d.checkpoint.offset => {
                             d.seen = Some((st.len, st.modified));
                             continue;
@@ -705,35 +713,44 @@ impl Tailer {
         max_bytes: usize,
         mut sink: F,
     ) -> std::io::Result<ReadStatus> {
-        let Some(file) = self.files.get(index) else {
+        if index >= self.files.len() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 format!("no followed file at index {index}"),
             ));
-        };
-        let target = self
-            .files
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| g.lineage == file.lineage && g.order < file.order && !g.drained())
-            .min_by_key(|(_, g)| g.order)
-            .map_or(index, |(j, _)| j);
-        let outcome =
-            self.files[target].read(max_bytes, &mut self.scratch, &mut self.stats, &mut sink)?;
-        match outcome {
-            Outcome::Read(st) if target == index => Ok(st),
-            Outcome::Read(st) => Ok(ReadStatus {
-                bytes: st.bytes,
-                eof: false,
-            }),
-            Outcome::Truncated => {
-                self.truncated(target, &mut sink)?;
-                Ok(ReadStatus {
-                    bytes: 0,
-                    eof: false,
-                })
+        }
+        // A truncation found on the first try is handled (copy looked for,
+        // incarnation restarted) and the read is tried once more.
+        for _ in 0..2 {
+            let file = &self.files[index];
+            let target = self
+                .files
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| g.lineage == file.lineage && g.order < file.order && !g.drained())
+                .min_by_key(|(_, g)| g.order)
+                .map_or(index, |(j, _)| j);
+            let outcome = self.files[target].read(
+                max_bytes,
+                &mut self.scratch,
+                &mut self.stats,
+                &mut sink,
+            )?;
+            match outcome {
+                Outcome::Read(st) if target == index => return Ok(st),
+                Outcome::Read(st) => {
+                    return Ok(ReadStatus {
+                        bytes: st.bytes,
+                        eof: false,
+                    });
+                }
+                Outcome::Truncated => self.truncated(target, &mut sink)?,
             }
         }
+        Ok(ReadStatus {
+            bytes: 0,
+            eof: false,
+        })
     }
 
     /// File `index` was truncated: its unread content is looked for in a

@@ -511,6 +511,18 @@ fn model_regressions() {
             Start,
             Write(1),
         ],
+        &[
+            Write(1),
+            Truncate,
+            Poll(1),
+            Rename,
+            Stop(false),
+            Write(1),
+            Start,
+            Poll(1),
+            Rename,
+            Write(1),
+        ],
     ];
     for ops in cases {
         for glob in [false, true] {
