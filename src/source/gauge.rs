@@ -240,6 +240,19 @@ mod tests {
         check(&[("q/a", 1, 5000)], "q", &[], (1, 1, 0));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn entries_that_vanish_before_their_stat_are_skipped() {
+        let site = tempfile::tempdir().unwrap();
+        let dir = site.path().join("box");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("real"), b"abc").unwrap();
+        // Listed, but its stat fails as for a file deleted in between.
+        std::os::unix::fs::symlink(dir.join("gone"), dir.join("dangling")).unwrap();
+        let s = sample(&def("box", &[]), GaugeId(0), site.path(), Timestamp::EPOCH).unwrap();
+        assert_eq!((s.files, s.bytes), (1, 3));
+    }
+
     #[test]
     fn invalid_globs_are_errors() {
         let site = tempfile::tempdir().unwrap();

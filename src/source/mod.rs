@@ -27,6 +27,20 @@
 //! - A checkpointed file that cannot be found at start is reported as a
 //!   possible gap (warning) unless its folder is missing, in which case the
 //!   checkpoint is kept until the folder comes back.
+//! - A rotated file is drained before its successor at the same path is read
+//!   ([`Tailer::read`] reads the older incarnation first); late writes that
+//!   arrive during the grace period come after the successor's lines.
+//! - A partial last line of a rotated or deleted file is handed out when the
+//!   file is closed (after the grace period); of a live file, never.
+//! - A copy (`X.lo_`) is recognised by name (the rotated name of a followed
+//!   file), head fingerprint and the bytes before the original's checkpoint;
+//!   a file that merely shares a header line with another is a new file.
+//! - A file found on the handle identity of a file that had left its path
+//!   (rotated, deleted) is a new file on a reused inode; its key is chained
+//!   from the old one so `event.id`s never repeat across incarnations.
+//! - Known limit: a file truncated and rewritten between two scans byte for
+//!   byte identical up to where it had been read (a header-only file
+//!   rewritten with the same header) cannot be told from an unchanged one.
 
 pub mod checkpoint;
 pub mod gauge;
@@ -391,7 +405,11 @@ impl Tailer {
             let lineage = lineage(source, &cp_path);
             let key = (cp.key != 0).then_some(FileKey(cp.key));
             if cp.finished {
-                self.retire(lineage, cp.clone());
+                // Entries of files still followed at the stop (processed
+                // first) are newer than finished ones on the same identity.
+                if !self.retired.contains_key(&(lineage, cp.id)) {
+                    self.retire(lineage, cp.clone());
+                }
             }
             // At a followed path, unchanged up to the checkpoint.
             let mut truncated = false;

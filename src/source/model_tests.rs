@@ -523,6 +523,22 @@ fn model_regressions() {
             Rename,
             Write(1),
         ],
+        &[
+            Write(1),
+            Poll(1),
+            Rename,
+            Write(1),
+            Poll(1),
+            Rename,
+            Poll(1),
+            Write(2),
+            Poll(1),
+            Delete,
+            Stop(false),
+            Start,
+            Poll(1),
+            Write(1),
+        ],
     ];
     for ops in cases {
         for glob in [false, true] {
