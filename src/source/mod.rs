@@ -346,6 +346,18 @@ impl Tailer {
         self.stats.files_open = self.files.iter().filter(|f| f.handle().is_some()).count() as u64;
     }
 
+    /// Checks the files already followed (size, rotation, deletion, the
+    /// grace period of rotated files) without looking for new files: a
+    /// cheaper check for a short poll interval between rescans. Indices from
+    /// [`Tailer::ready`] stay valid across it.
+    pub fn poll(&mut self, now: Timestamp) {
+        let grace = self.options.rotated_grace;
+        for f in &mut self.files {
+            f.check(now, grace, &mut self.stats);
+        }
+        self.stats.files_open = self.files.iter().filter(|f| f.handle().is_some()).count() as u64;
+    }
+
     /// Drops closed files, remembering them as done.
     fn compact(&mut self) {
         let mut kept = Vec::with_capacity(self.files.len());

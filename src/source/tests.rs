@@ -628,6 +628,24 @@ fn one_file_matched_by_two_sources_feeds_both() {
 }
 
 #[test]
+fn poll_sees_growth_of_followed_files_but_not_new_files() {
+    let mut h = Harness::new(&[("s", "Logs/*.log")], ReadFrom::Beginning);
+    h.write("Logs/a.log", "a1\n");
+    assert_eq!(h.poll(), strs(&["a1"]));
+    h.write("Logs/a.log", "a2\n");
+    h.write("Logs/b.log", "b1\n");
+    h.tailer.poll(h.now);
+    assert_eq!(
+        drain(&mut h.tailer, 64)
+            .into_iter()
+            .map(|g| g.message)
+            .collect::<Vec<_>>(),
+        strs(&["a2"])
+    );
+    assert_eq!(h.poll(), strs(&["b1"]));
+}
+
+#[test]
 fn the_tailer_can_move_to_the_reader_thread() {
     fn send<T: Send>(_: &T) {}
     let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);
@@ -635,4 +653,36 @@ fn the_tailer_can_move_to_the_reader_thread() {
     h.write("Logs/x.log", "a\n");
     let got = h.poll_full();
     assert_eq!(got[0].file, "x.log");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, failure_persistence: None, ..Default::default() })]
+
+    /// Appends in any chunking, read in any chunk size, with polls at random
+    /// moments: every complete line once, in order; the unfinished tail never.
+    #[test]
+    fn random_chunking(
+        text in "([a-z ]{0,12}(\r?\n)){0,20}[a-z]{0,5}",
+        cuts in proptest::collection::vec(0usize..200, 0..8),
+        chunk in 1usize..40,
+    ) {
+        let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);
+        h.chunk = chunk;
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
+        cuts.push(text.len());
+        cuts.sort_unstable();
+        let mut got = Vec::new();
+        let mut at = 0;
+        for cut in cuts {
+            h.write("Logs/x.log", &text[at..cut]);
+            at = cut;
+            got.extend(h.poll());
+        }
+        let mut want: Vec<String> = text
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned())
+            .collect();
+        want.pop(); // the unfinished tail (empty when the text ends with a newline)
+        proptest::prop_assert_eq!(got, want);
+    }
 }
