@@ -316,20 +316,25 @@ impl TailedFile {
         }
         let mut moved = false;
         if self.state == State::Live {
-            let gone = match identity::stat_path(&self.path_buf) {
-                Ok(p) => p.id != self.id,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => true,
-                // Windows refuses to open a file whose deletion is pending.
-                Err(e) if cfg!(windows) && e.kind() == io::ErrorKind::PermissionDenied => true,
+            // (gone from the path, deleted)
+            let (gone, deleted) = match identity::stat_path(&self.path_buf) {
+                Ok(p) => (p.id != self.id, st.links == 0),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => (true, st.links == 0),
+                // Windows refuses to open a file whose deletion is pending,
+                // and the name stays taken until this handle is closed: close
+                // it as soon as it is drained so the writer can recreate it.
+                Err(e) if cfg!(windows) && e.kind() == io::ErrorKind::PermissionDenied => {
+                    (true, true)
+                }
                 Err(e) => {
                     tracing::debug!(path = %self.path, error = %e, "cannot stat path");
-                    false
+                    (false, false)
                 }
             };
             if gone {
                 moved = true;
                 self.last_change = now;
-                if st.links == 0 {
+                if deleted {
                     self.state = State::Deleted;
                     self.was_deleted = true;
                     tracing::debug!(path = %self.path, "followed file deleted; draining it");
