@@ -542,8 +542,6 @@ impl Tailer {
             key,
             previous_key: None,
             state,
-            format: Default::default(),
-            timezone: crate::time::TimeZoneSpec::Utc,
             max_line: self.options.max_line_bytes,
             now,
         });
@@ -603,21 +601,18 @@ impl Tailer {
             key,
             previous_key: previous,
             state: State::Live,
-            format: Default::default(),
-            timezone: crate::time::TimeZoneSpec::Utc,
             max_line: self.options.max_line_bytes,
             now,
         });
     }
 
     /// Opens a file with its source's format and time zone.
-    fn open(&mut self, mut o: Opening) {
-        if let Some(def) = self.sources.get(o.source.index()) {
-            o.format = def.format;
-            o.timezone = def.timezone.clone();
-        }
+    fn open(&mut self, o: Opening) {
+        let Some(def) = self.sources.get(o.source.index()) else {
+            return;
+        };
         let path = o.path.clone();
-        match TailedFile::open(o) {
+        match TailedFile::open(o, def.format, def.timezone.clone()) {
             Ok(f) => {
                 self.stats.files_opened += 1;
                 tracing::debug!(path = %f.path, "following file");
@@ -845,8 +840,6 @@ impl Tailer {
                 key: retired.key,
                 previous_key: None,
                 state: State::Rotated,
-                format: Default::default(),
-                timezone: crate::time::TimeZoneSpec::Utc,
                 max_line: self.options.max_line_bytes,
                 now,
             });

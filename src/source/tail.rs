@@ -121,10 +121,6 @@ pub struct Opening {
     pub previous_key: Option<FileKey>,
     /// The initial state (`Live`, or `Rotated` for a file found renamed).
     pub state: State,
-    /// The format and time zone of the source, for the record parser.
-    pub format: Format,
-    /// See `format`.
-    pub timezone: TimeZoneSpec,
     /// The line cap.
     pub max_line: usize,
     /// The time of the scan that found the file.
@@ -184,12 +180,12 @@ pub struct TailedFile {
 }
 
 impl TailedFile {
-    /// Opens an incarnation: sniffs the encoding, fingerprints the head and
-    /// places the read position.
+    /// Opens an incarnation of a source of `format` and `timezone`: sniffs
+    /// the encoding, fingerprints the head and places the read position.
     ///
     /// # Errors
     /// When the head or the bytes before the start cannot be read.
-    pub fn open(o: Opening) -> io::Result<TailedFile> {
+    pub fn open(o: Opening, format: Format, timezone: TimeZoneSpec) -> io::Result<TailedFile> {
         let mut head = [0u8; HEAD_BYTES];
         let n = read_at(&o.handle, &mut head, 0)?;
         let head = &head[..n];
@@ -220,9 +216,9 @@ impl TailedFile {
             encoding: encoding.map(|(e, _)| e),
             lines: LineBuffer::new(enc, start, o.max_line),
             decoder: Decoder::new(enc),
-            parser: RecordParser::new(o.format, o.timezone.clone()),
-            format: o.format,
-            timezone: o.timezone,
+            parser: RecordParser::new(format, timezone.clone()),
+            format,
+            timezone,
             max_line: o.max_line,
             known_len: o.stat.len,
             modified: o.stat.modified,
