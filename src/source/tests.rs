@@ -686,3 +686,65 @@ proptest::proptest! {
         proptest::prop_assert_eq!(got, want);
     }
 }
+
+/// The real SMS lines of the KB corpus (`../shared/corpus`), written with
+/// CRLF in uneven chunks across a rename rotation, come out once each, in
+/// order, as whole records.
+#[test]
+fn kb_corpus_lines_survive_chunking_and_rotation() {
+    let corpus = std::fs::read_to_string("../shared/corpus/kb-sms-log-lines.txt").unwrap();
+    let lines: Vec<&str> = corpus.lines().filter(|l| !l.starts_with("# ")).collect();
+    assert!(lines.len() > 100, "corpus too small: {}", lines.len());
+    let mut h = Harness::new(&[("despool", r"Logs\Despool.log")], ReadFrom::Beginning);
+    h.sources[0].format = Format::Sms;
+    h.tailer = Tailer::new(h.sources.clone(), h.options.clone(), Checkpoints::default());
+    h.chunk = 97;
+    let mut got = Vec::new();
+    let mut poll = |h: &mut Harness| {
+        h.tailer.rescan(h.now);
+        for _ in 0..1000 {
+            let ready = h.tailer.ready();
+            if ready.is_empty() {
+                break;
+            }
+            for i in ready {
+                while !h
+                    .tailer
+                    .read(i, h.chunk, |_, r| got.push(r.raw.to_owned()))
+                    .unwrap()
+                    .eof
+                {}
+            }
+        }
+    };
+    let text: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
+    let half = text.len() / 2;
+    let mut at = 0;
+    let mut rotated = false;
+    for (i, step) in [1usize, 700, 33, 4096, 5].iter().cycle().enumerate() {
+        if at >= text.len() {
+            break;
+        }
+        let mut end = (at + step).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        if !rotated && end >= half {
+            rotated = true;
+            // Rotate at a line boundary, with unread lines in the old file.
+            let cut = at + text[at..].find("\r\n").map_or(0, |p| p + 2);
+            h.write("Logs/Despool.log", &text[at..cut]);
+            h.rename("Logs/Despool.log", "Logs/Despool.lo_");
+            at = cut;
+            continue;
+        }
+        h.write("Logs/Despool.log", &text[at..end]);
+        at = end;
+        if i % 3 == 0 {
+            poll(&mut h);
+        }
+    }
+    poll(&mut h);
+    assert_eq!(got, lines);
+    assert_eq!(h.tailer.stats().rotations, 1);
+}
