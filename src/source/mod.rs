@@ -91,6 +91,12 @@ pub struct TailOptions {
     pub max_line_bytes: usize,
     /// How long a rotated, drained file stays open for late writes.
     pub rotated_grace: Duration,
+    /// Open handles above this are closed ("parked"), idlest first, for live
+    /// files that are read to their end; a parked file is reopened by
+    /// identity when its size or modification time changes. Files with
+    /// unread bytes and rotated files keep their handles, so the count may
+    /// exceed the cap while they do.
+    pub max_open_files: usize,
 }
 
 impl Default for TailOptions {
@@ -100,6 +106,7 @@ impl Default for TailOptions {
             read_from: ReadFrom::End,
             max_line_bytes: 1 << 20,
             rotated_grace: Duration::from_secs(5),
+            max_open_files: 512,
         }
     }
 }
@@ -143,6 +150,9 @@ pub struct TailStats {
     pub files_closed: u64,
     /// Files open now.
     pub files_open: u64,
+    /// Live files whose handle is parked now (see
+    /// [`TailOptions::max_open_files`]).
+    pub files_parked: u64,
     /// Times content was lost before it could be read (a file truncated or
     /// gone with unread bytes).
     pub gaps: u64,
@@ -343,7 +353,29 @@ impl Tailer {
             }
         }
         self.scanned = true;
+        self.park_idle();
+        self.update_counts();
+    }
+
+    /// Parks the handles of the idlest drained live files above the cap.
+    fn park_idle(&mut self) {
+        let open = self.files.iter().filter(|f| f.handle().is_some()).count();
+        let cap = self.options.max_open_files.max(1);
+        if open <= cap {
+            return;
+        }
+        let mut idle: Vec<usize> = (0..self.files.len())
+            .filter(|&i| self.files[i].parkable())
+            .collect();
+        idle.sort_by_key(|&i| self.files[i].last_change);
+        for i in idle.into_iter().take(open - cap) {
+            self.files[i].park(&mut self.stats);
+        }
+    }
+
+    fn update_counts(&mut self) {
         self.stats.files_open = self.files.iter().filter(|f| f.handle().is_some()).count() as u64;
+        self.stats.files_parked = self.files.iter().filter(|f| f.is_parked()).count() as u64;
     }
 
     /// Checks the files already followed (size, rotation, deletion, the
@@ -355,7 +387,7 @@ impl Tailer {
         for f in &mut self.files {
             f.check(now, grace, &mut self.stats);
         }
-        self.stats.files_open = self.files.iter().filter(|f| f.handle().is_some()).count() as u64;
+        self.update_counts();
     }
 
     /// Drops closed files, remembering them as done.

@@ -177,6 +177,9 @@ pub struct TailedFile {
     eof: bool,
     /// When the file last changed (rotated files close after a quiet grace).
     pub last_change: Timestamp,
+    /// Set while the handle is closed to keep open handles under the cap:
+    /// the size and modification time at parking; a change reopens it.
+    parked: Option<(u64, Option<SystemTime>)>,
 }
 
 impl TailedFile {
@@ -225,6 +228,7 @@ impl TailedFile {
             dirty: false,
             eof: false,
             last_change: o.now,
+            parked: None,
             handle: Some(o.handle),
         };
         file.load_window()?;
@@ -291,6 +295,9 @@ impl TailedFile {
     /// Returns true when the file was found rotated away or deleted by this
     /// check.
     pub fn check(&mut self, now: Timestamp, grace: Duration, stats: &mut TailStats) -> bool {
+        if self.parked.is_some() {
+            return self.check_parked(now, stats);
+        }
         let Some(h) = &self.handle else {
             return false;
         };
@@ -352,6 +359,74 @@ impl TailedFile {
             self.close(stats);
         }
         moved
+    }
+
+    /// True for a live file with nothing left to read: its handle may be
+    /// parked.
+    pub fn parkable(&self) -> bool {
+        self.state == State::Live && self.handle.is_some() && self.drained()
+    }
+
+    /// True while the handle is parked.
+    pub fn is_parked(&self) -> bool {
+        self.parked.is_some()
+    }
+
+    /// Closes the handle of a drained live file to keep open handles under
+    /// the cap; [`TailedFile::check`] reopens it when its path shows a change.
+    pub fn park(&mut self, stats: &mut TailStats) {
+        if self.handle.take().is_some() {
+            self.parked = Some((self.known_len, self.modified));
+            stats.files_closed += 1;
+        }
+    }
+
+    /// The check of a parked file: reopened when it changed, found again by
+    /// identity under its rotated name when it moved.
+    fn check_parked(&mut self, now: Timestamp, stats: &mut TailStats) -> bool {
+        if let Ok(p) = identity::stat_path(&self.path_buf)
+            && p.id == self.id
+        {
+            if self.parked == Some((p.len, p.modified)) {
+                return false;
+            }
+            if let Some(h) = reopen(&self.path_buf, self.id) {
+                self.unpark(h, now, stats);
+            }
+            return false;
+        }
+        // Rotated or deleted while parked: reopen it by identity.
+        let mut listing = crate::source::path::Listing::new();
+        for sib in listing.rotated_siblings(&self.path_buf) {
+            if let Some(h) = reopen(&sib, self.id) {
+                self.unpark(h, now, stats);
+                self.state = State::Rotated;
+                stats.rotations += 1;
+                return true;
+            }
+        }
+        stats.gaps += 1;
+        tracing::warn!(
+            path = %self.path,
+            "a file whose handle was parked (open-file cap) was rotated or deleted and is gone; lines appended to it since, if any, were lost"
+        );
+        self.parked = None;
+        self.was_deleted = true;
+        self.state = State::Finishing;
+        true
+    }
+
+    fn unpark(&mut self, h: File, now: Timestamp, stats: &mut TailStats) {
+        if let Ok(st) = identity::stat_handle(&h) {
+            self.known_len = st.len;
+            self.modified = st.modified;
+        }
+        self.handle = Some(h);
+        self.parked = None;
+        self.dirty = true;
+        self.eof = false;
+        self.last_change = now;
+        stats.files_opened += 1;
     }
 
     /// Closes the handle; buffered content is handed out at the next read.
@@ -609,6 +684,12 @@ impl TailedFile {
     pub fn handle(&self) -> Option<&File> {
         self.handle.as_ref()
     }
+}
+
+/// Opens `path` when it is the file `id`.
+fn reopen(path: &std::path::Path, id: FileId) -> Option<File> {
+    let h = identity::open_shared(path).ok()?;
+    (identity::stat_handle(&h).ok()?.id == id).then_some(h)
 }
 
 /// The offset of the start of the last line of a file of `len` bytes: just

@@ -52,6 +52,7 @@ impl Harness {
             read_from,
             max_line_bytes: 1 << 16,
             rotated_grace: Duration::from_secs(5),
+            max_open_files: 512,
         };
         let tailer = Tailer::new(sources.clone(), options.clone(), Checkpoints::default());
         Harness {
@@ -747,4 +748,42 @@ fn kb_corpus_lines_survive_chunking_and_rotation() {
     poll(&mut h);
     assert_eq!(got, lines);
     assert_eq!(h.tailer.stats().rotations, 1);
+}
+
+#[test]
+fn open_handles_stay_under_the_cap_and_parked_files_wake_up() {
+    let mut h = Harness::new(&[("s", "Logs/*.log")], ReadFrom::Beginning);
+    h.options.max_open_files = 5;
+    h.tailer = Tailer::new(h.sources.clone(), h.options.clone(), Checkpoints::default());
+    let mut want = Vec::new();
+    for i in 0..20 {
+        h.write(&format!("Logs/f{i:02}.log"), &format!("f{i} one\n"));
+        want.push(format!("f{i} one"));
+    }
+    let mut got = h.poll();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    // Read to their end now: the next scan parks all but five.
+    assert_eq!(h.poll(), Vec::<String>::new());
+    assert_eq!(h.tailer.stats().files_open, 5);
+    assert_eq!(h.tailer.stats().files_parked, 15);
+    // A parked file that grows is reopened and read.
+    h.write("Logs/f00.log", "f0 two\n");
+    assert_eq!(h.poll(), strs(&["f0 two"]));
+    // One rotated while parked, with unread lines: found by identity.
+    h.write("Logs/f01.log", "f1 two\n");
+    h.rename("Logs/f01.log", "Logs/f01.lo_");
+    h.write("Logs/f01.log", "f1 new\n");
+    assert_eq!(h.poll(), strs(&["f1 two", "f1 new"]));
+    // One truncated while parked.
+    h.truncate("Logs/f02.log");
+    h.write("Logs/f02.log", "f2 again\n");
+    assert_eq!(h.poll(), strs(&["f2 again"]));
+    h.advance(10);
+    assert_eq!(h.poll(), Vec::<String>::new());
+    assert!(h.tailer.stats().files_open <= 5, "{:?}", h.tailer.stats());
+    // A restart re-reads nothing, parked or not.
+    h.restart();
+    assert_eq!(h.poll(), Vec::<String>::new());
 }
