@@ -6,7 +6,7 @@
 //! files whose names match an `include` glob, non-recursively.
 //!
 //! Does not decide what a sample means: backlog conditions live in
-//! [`crate::correlate`]. Never reads the clock: the sample time is a
+//! the correlator (`crate::correlate`). Never reads the clock: the sample time is a
 //! parameter. A missing folder samples as empty (it may appear later); a file
 //! that vanishes between the listing and its `stat` is skipped.
 

@@ -7,7 +7,9 @@
 //! A file is `Live` at its path, `Rotated` (renamed away: drained, then kept
 //! for a grace period for late writes), `Deleted` (drained, then closed at
 //! once), `Finishing` (closed; buffered partial content still to hand out)
-//! or `Closed`.
+//! or `Closed`. A live file read to its end may be *parked* (its handle
+//! closed to keep open handles under the cap) and is reopened by identity
+//! when its path shows a change.
 //!
 //! Does not look at paths or other files: recognising rotations by path,
 //! copies and checkpoints is the tailer's job. A truncation is noticed here
