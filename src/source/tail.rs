@@ -34,6 +34,9 @@ use crate::source::identity::{
 use crate::source::{FileView, ReadStatus, TailStats};
 use crate::time::{TimeZoneSpec, Timestamp};
 
+/// The most bytes one read takes, whatever the caller asks for.
+const MAX_READ: usize = 8 << 20;
+
 /// How far back from the end a `read_from = end` start looks for the start of
 /// the last line.
 const END_LOOKBACK: usize = 64 * 1024;
@@ -469,6 +472,8 @@ impl TailedFile {
         if max_bytes == 0 {
             return Ok(Outcome::Read(ReadStatus::default()));
         }
+        // The read buffer is sized by the request: bound it.
+        let max_bytes = max_bytes.min(MAX_READ);
         let Some(h) = &self.handle else {
             return Ok(Outcome::Read(ReadStatus {
                 bytes: 0,

@@ -595,6 +595,16 @@ fn bad_indices_and_bad_patterns_are_errors_not_panics() {
     );
     h.write("Logs/t.log", "t1\n");
     assert_eq!(h.poll(), strs(&["t1"]));
+    // An absurd read size is bounded, not an allocation failure.
+    h.write("Logs/t.log", "t2\n");
+    h.tailer.rescan(h.now);
+    let i = h.tailer.ready()[0];
+    let mut got = Vec::new();
+    let st = h
+        .tailer
+        .read(i, usize::MAX, |_, r| got.push(r.message.to_owned()))
+        .unwrap();
+    assert_eq!((st.bytes, st.eof, got), (3, true, strs(&["t2"])));
     let err = h.tailer.read(99, 10, |_, _| {}).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(h.tailer.file(0).is_some());
