@@ -1,14 +1,22 @@
 //! File-system notifications as a wake-up hint. Never the ground truth: the
 //! reader's periodic check decides what changed.
+//!
+//! Owns the `notify` watcher. Any event, error or queue overflow sends one
+//! `()` on the wake channel without blocking; what changed is not reported
+//! and not needed, because the tailer's rescan and the handle checks look at
+//! the files themselves. Does not choose the roots: the caller passes the
+//! site root or the nearest existing ancestors of the watched folders.
 
 use std::path::PathBuf;
 
 use crossbeam_channel::Sender;
+use notify::{RecursiveMode, Watcher};
 
 /// Keeps a notification watcher alive; dropping it stops the notifications.
 #[derive(Debug)]
 pub struct Watch {
-    _roots: Vec<PathBuf>,
+    _watcher: Option<notify::RecommendedWatcher>,
+    roots: Vec<PathBuf>,
 }
 
 impl Watch {
@@ -18,7 +26,63 @@ impl Watch {
     /// warning and returns a watch that never wakes: the periodic check still
     /// covers everything.
     pub fn new(roots: Vec<PathBuf>, wake: Sender<()>) -> Watch {
-        let _ = wake;
-        Watch { _roots: roots }
+        let handler = move |event: notify::Result<notify::Event>| {
+            if let Err(e) = &event {
+                // Overflow and backend errors also wake: the rescan that
+                // follows is the ground truth.
+                tracing::debug!(error = %e, "file notification error");
+            }
+            let _ = wake.try_send(());
+        };
+        let mut watcher = match notify::recommended_watcher(handler) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "file notifications unavailable; relying on periodic rescans");
+                return Watch {
+                    _watcher: None,
+                    roots: Vec::new(),
+                };
+            }
+        };
+        let mut watched = Vec::new();
+        for root in roots {
+            match watcher.watch(&root, RecursiveMode::Recursive) {
+                Ok(()) => watched.push(root),
+                Err(e) => tracing::warn!(
+                    root = %root.display(),
+                    error = %e,
+                    "cannot watch folder; relying on periodic rescans for it"
+                ),
+            }
+        }
+        Watch {
+            _watcher: Some(watcher),
+            roots: watched,
+        }
+    }
+
+    /// The roots actually being watched.
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_change_wakes_and_a_missing_root_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let missing = dir.path().join("missing");
+        let watch = Watch::new(vec![dir.path().to_path_buf(), missing], tx);
+        assert_eq!(watch.roots(), [dir.path().to_path_buf()]);
+        std::fs::create_dir(dir.path().join("Logs")).unwrap();
+        std::fs::write(dir.path().join("Logs/x.log"), b"line\n").unwrap();
+        // Blocks until the wake-up arrives; the deadline only bounds a broken run.
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(()));
+        drop(watch);
     }
 }
