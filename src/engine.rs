@@ -71,6 +71,24 @@ impl Engine {
         }
     }
 
+    /// The correlator's state, for persisting.
+    pub fn snapshot(&self) -> crate::correlate::Snapshot {
+        self.correlator.snapshot()
+    }
+
+    /// Replaces the correlator's state with `snapshot` (rules whose
+    /// definition changed start afresh; they are listed in the report).
+    pub fn restore(
+        &mut self,
+        snapshot: crate::correlate::Snapshot,
+        options: Options,
+    ) -> crate::correlate::RestoreReport {
+        let rules = Arc::clone(self.correlator.rules());
+        let (c, report) = Correlator::restore(rules, self.ctx.host.clone(), options, snapshot);
+        self.correlator = c;
+        report
+    }
+
     /// Calls `observer` with every document sent.
     pub fn set_observer(&mut self, observer: Observer) {
         self.observer = Some(observer);

@@ -92,14 +92,87 @@ impl StateDir {
         &self.path
     }
 
-    /// Where tail checkpoints live.
-    pub fn checkpoints(&self) -> PathBuf {
-        self.path.join("checkpoints.json")
+    /// Where the agent's state lives: tail positions and the correlator's
+    /// state, in one file so that they always agree.
+    pub fn file(&self) -> PathBuf {
+        self.path.join("state.json")
     }
 
-    /// Where the correlator's state lives.
-    pub fn engine(&self) -> PathBuf {
-        self.path.join("engine.json")
+    /// Loads the saved state. A missing file is a first start; an unreadable
+    /// or foreign one is reported, set aside as `state.json.corrupt`, and
+    /// the agent starts afresh (files without a checkpoint then start per
+    /// `--read-from`).
+    pub fn load(&self) -> AgentState {
+        let path = self.file();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return AgentState::default(),
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot read the saved state; starting afresh");
+                return AgentState::default();
+            }
+        };
+        match serde_json::from_slice::<AgentState>(&bytes) {
+            Ok(s) if s.version == STATE_VERSION => s,
+            Ok(s) => {
+                self.set_aside(
+                    &path,
+                    &format!(
+                        "it is version {}, this agent reads version {STATE_VERSION}",
+                        s.version
+                    ),
+                );
+                AgentState::default()
+            }
+            Err(e) => {
+                self.set_aside(&path, &e.to_string());
+                AgentState::default()
+            }
+        }
+    }
+
+    fn set_aside(&self, path: &Path, why: &str) {
+        let aside = path.with_extension("json.corrupt");
+        let moved = std::fs::rename(path, &aside).is_ok();
+        tracing::error!(
+            path = %path.display(),
+            moved_to = %if moved { aside.display().to_string() } else { "(could not move it)".into() },
+            reason = why,
+            "the saved state is unreadable; starting afresh"
+        );
+    }
+
+    /// Saves the state atomically.
+    ///
+    /// # Errors
+    /// When it cannot be written (the previous state stays).
+    pub fn save(&self, state: &AgentState) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(state).map_err(std::io::Error::other)?;
+        write_atomic(&self.file(), &bytes)
+    }
+}
+
+/// Version of `state.json`.
+pub const STATE_VERSION: u32 = 1;
+
+/// What the agent persists.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct AgentState {
+    /// [`STATE_VERSION`].
+    pub version: u32,
+    /// Tail positions.
+    pub checkpoints: crate::source::Checkpoints,
+    /// The correlator's state, consistent with the positions.
+    pub engine: Option<crate::correlate::Snapshot>,
+}
+
+impl Default for AgentState {
+    fn default() -> AgentState {
+        AgentState {
+            version: STATE_VERSION,
+            checkpoints: crate::source::Checkpoints::default(),
+            engine: None,
+        }
     }
 }
 
@@ -165,6 +238,30 @@ mod tests {
         );
         drop(first);
         StateDir::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn corrupt_or_foreign_state_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        assert!(state.load().engine.is_none());
+        for bad in [
+            &b""[..],
+            b"{\"version\": 1, \"checkpoints\"",
+            b"{\"version\": 99, \"checkpoints\": {\"files\": []}}",
+            b"\x00\xff",
+        ] {
+            std::fs::write(state.file(), bad).unwrap();
+            let loaded = state.load();
+            assert!(loaded.checkpoints.files.is_empty());
+            assert!(!state.file().exists());
+            assert_eq!(
+                std::fs::read(dir.path().join("state.json.corrupt")).unwrap(),
+                bad
+            );
+        }
+        state.save(&AgentState::default()).unwrap();
+        assert_eq!(state.load().version, STATE_VERSION);
     }
 
     #[test]

@@ -17,8 +17,8 @@ use crate::ingest::Ingest;
 use crate::matcher::Matcher;
 use crate::output::Output;
 use crate::rule::RuleSet;
-use crate::source::{Checkpoints, TailOptions, Tailer, gauge, watch::Watch};
-use crate::state::{StateDir, write_atomic};
+use crate::source::{Checkpoints, TailOptions, TailStats, Tailer, gauge, watch::Watch};
+use crate::state::{AgentState, StateDir};
 use crate::time::{Clock, Stopwatch, Timestamp};
 
 /// Bytes read from one file per round: bounds memory and keeps files fair.
@@ -57,6 +57,8 @@ pub struct RunReport {
     pub sent: u64,
     /// Late inputs.
     pub late: u64,
+    /// Tailer counters.
+    pub tail: TailStats,
 }
 
 /// Runs the agent until `shutdown` is set, then flushes outputs and state.
@@ -76,24 +78,20 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
         observer,
     } = cfg;
     let matcher = Matcher::new(&rules)?;
-    let checkpoints = load_checkpoints(&state.checkpoints());
+    let saved = state.load();
     let (tx, rx) = bounded::<Batch>(CHANNEL_DEPTH);
     let (wake_tx, wake_rx) = bounded::<()>(1);
-    let watch_roots = watch_roots(&tail.site);
-    let watch = Watch::new(watch_roots, wake_tx);
+    let watch = Watch::new(watch_roots(&tail.site), wake_tx);
     let reader = Reader {
-        tailer: Tailer::new(rules.sources.clone(), tail.clone(), checkpoints),
+        tailer: Tailer::new(rules.sources.clone(), tail.clone(), saved.checkpoints),
         ingest: Ingest::new(
             Arc::clone(&rules),
             matcher,
             ctx.host.clone(),
             Duration::from_secs(300),
         ),
-        gauges: rules
-            .gauges
-            .iter()
-            .enumerate()
-            .map(|(i, _)| (GaugeId(i as u32), None))
+        gauges: (0..rules.gauges.len())
+            .map(|i| (GaugeId(i as u32), None))
             .collect(),
         rules: Arc::clone(&rules),
         site: tail.site.clone(),
@@ -112,47 +110,72 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
         .map_err(|_| PipelineError::Thread("reader"))?;
 
     let mut engine = Engine::new(rules, ctx, Options::default(), outputs, clock);
+    if let Some(snapshot) = saved.engine {
+        let report = engine.restore(snapshot, Options::default());
+        tracing::info!(
+            restored = report.restored,
+            dropped = ?report.dropped,
+            "alert and window state restored"
+        );
+    }
     if let Some(o) = observer {
         engine.set_observer(o);
     }
+    // The saved state pairs tail positions with the engine state after the
+    // inputs read before them: it is written only when the last batch came
+    // with positions (nothing read is held back in the reader's merge).
     let mut positions: Option<Checkpoints> = None;
+    let mut consistent = false;
     let mut dirty = false;
     let mut since_save = Stopwatch::start();
+    let save = |engine: &Engine, positions: &Checkpoints| {
+        let snapshot = AgentState {
+            checkpoints: positions.clone(),
+            engine: Some(engine.snapshot()),
+            ..AgentState::default()
+        };
+        if let Err(e) = state.save(&snapshot) {
+            tracing::error!(path = %state.file().display(), error = %e, "cannot save state; a restart may re-read lines (same event ids)");
+        }
+    };
     loop {
         match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(batch) => {
+                dirty |= !batch.inputs.is_empty();
                 for input in batch.inputs {
                     engine.apply(input);
                 }
                 if let Some(w) = batch.watermark {
                     engine.advance_to(w);
                 }
+                consistent = batch.positions.is_some();
                 if let Some(p) = batch.positions {
-                    dirty = positions.as_ref() != Some(&p);
+                    dirty |= positions.as_ref() != Some(&p);
                     positions = Some(p);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if dirty && since_save.elapsed() >= Duration::from_secs(1) {
+        if dirty && consistent && since_save.elapsed() >= Duration::from_secs(1) {
             if let Some(p) = &positions {
-                save_checkpoints(&state.checkpoints(), p);
+                save(&engine, p);
             }
             dirty = false;
             since_save = Stopwatch::start();
         }
     }
-    let stats = reader.join().map_err(|_| PipelineError::Thread("reader"))?;
+    let (ingest, tail) = reader.join().map_err(|_| PipelineError::Thread("reader"))?;
     if let Some(p) = &positions {
-        save_checkpoints(&state.checkpoints(), p);
+        save(&engine, p);
     }
     drop(watch);
     Ok(RunReport {
-        records: stats.records,
-        matched: stats.matched,
+        records: ingest.records,
+        matched: ingest.matched,
         sent: engine.stats().sent,
         late: engine.correlator().stats().late,
+        tail,
     })
 }
 
@@ -167,38 +190,6 @@ fn watch_roots(site: &Path) -> Vec<PathBuf> {
         if !p.pop() {
             return Vec::new();
         }
-    }
-}
-
-fn load_checkpoints(path: &Path) -> Checkpoints {
-    match std::fs::read(path) {
-        Ok(bytes) => match serde_json::from_slice::<Checkpoints>(&bytes) {
-            Ok(c) => c,
-            Err(e) => {
-                let aside = path.with_extension("corrupt");
-                let _ = std::fs::rename(path, &aside);
-                tracing::error!(path = %path.display(), moved_to = %aside.display(), error = %e, "checkpoint file is unreadable; set aside, files without a checkpoint start per --read-from");
-                Checkpoints::default()
-            }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Checkpoints::default(),
-        Err(e) => {
-            tracing::error!(path = %path.display(), error = %e, "cannot read checkpoints; files start per --read-from");
-            Checkpoints::default()
-        }
-    }
-}
-
-fn save_checkpoints(path: &Path, c: &Checkpoints) {
-    let bytes = match serde_json::to_vec(c) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot serialise checkpoints");
-            return;
-        }
-    };
-    if let Err(e) = write_atomic(path, &bytes) {
-        tracing::error!(path = %path.display(), error = %e, "cannot write checkpoints; a restart may re-read lines (same event ids)");
     }
 }
 
@@ -221,15 +212,28 @@ struct Reader {
 }
 
 impl Reader {
-    fn run(mut self) -> crate::ingest::IngestStats {
+    fn run(mut self) -> (crate::ingest::IngestStats, TailStats) {
         let mut since_rescan: Option<Stopwatch> = None;
         let mut woken = true;
         loop {
             let stopping = self.shutdown.load(Ordering::SeqCst);
             let now = self.clock.now();
             if woken || since_rescan.is_none_or(|s| s.elapsed() >= self.rescan) {
+                let first = since_rescan.is_none();
                 self.tailer.rescan(now);
                 since_rescan = Some(Stopwatch::start());
+                if first {
+                    let stats = self.tailer.stats();
+                    tracing::info!(
+                        files = stats.files_open + stats.files_parked,
+                        sources = self.rules.sources.len(),
+                        gauges = self.rules.gauges.len(),
+                        "agent ready: following files"
+                    );
+                }
+            } else {
+                // Between folder rescans, check the files already followed.
+                self.tailer.poll(now);
             }
             let (read_any, behind) = self.read_files(now);
             let mut fresh = Vec::new();
@@ -259,11 +263,11 @@ impl Reader {
                     positions: if i == last { positions.clone() } else { None },
                 };
                 if self.tx.send(batch).is_err() {
-                    return self.ingest.stats().clone();
+                    return (self.ingest.stats().clone(), self.tailer.stats());
                 }
             }
             if stopping {
-                return self.ingest.stats().clone();
+                return (self.ingest.stats().clone(), self.tailer.stats());
             }
             woken = false;
             if !read_any {

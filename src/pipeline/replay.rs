@@ -123,6 +123,8 @@ struct Cursor {
     eof: bool,
     /// Time of the previous record (for records without one).
     last_time: Timestamp,
+    /// Whether the file had any record (an empty file says nothing of time).
+    any_record: bool,
     buf: Vec<u8>,
 }
 
@@ -165,6 +167,7 @@ impl Cursor {
             queue: VecDeque::new(),
             eof: false,
             last_time: mtime,
+            any_record: false,
             buf: vec![0u8; CHUNK],
         })
     }
@@ -193,6 +196,7 @@ impl Cursor {
                 parser,
                 queue,
                 last_time,
+                any_record,
                 eof,
                 ..
             } = self;
@@ -200,6 +204,7 @@ impl Cursor {
             let mut sink = |record: &crate::event::Record<'_>| {
                 *last_time =
                     ingest.record(*source, *key, path, record, *last_time, None, &mut inputs);
+                *any_record = true;
             };
             let mut on_line = |raw: crate::parse::lines::RawLine<'_>| {
                 let text = decoder.decode(raw.bytes);
@@ -247,6 +252,9 @@ pub fn run(
                 for input in batch.inputs {
                     engine.apply(input);
                 }
+                if let Some(w) = batch.watermark {
+                    engine.advance_to(w);
+                }
             }
             engine
         })
@@ -285,12 +293,18 @@ pub fn run(
             break;
         }
     }
-    if !batch.is_empty() {
-        let _ = tx.send(Batch {
-            inputs: batch,
-            ..Batch::default()
-        });
-    }
+    // Time ends where the logs end: what is due by the last record's time
+    // (a resolution, a lapse) happens; nothing later is extrapolated.
+    let end = cursors
+        .iter()
+        .filter(|c| c.any_record)
+        .map(|c| c.last_time)
+        .max();
+    let _ = tx.send(Batch {
+        inputs: batch,
+        watermark: end,
+        ..Batch::default()
+    });
     drop(tx);
     let engine = engine_thread
         .join()

@@ -157,18 +157,22 @@ fn key_elsewhere(kind: Option<Kind>, key: &str) -> Option<String> {
     if owners.is_empty() {
         return None;
     }
-    // A key every table has ("id", "name", …) says nothing about which one.
-    let owners = if owners.len() > 3 {
-        vec![
-            "[[source]]".to_owned(),
-            "[[match]]".to_owned(),
-            "…".to_owned(),
-        ]
-    } else {
-        owners
-    };
+    // A key most tables have ("name", "severity", …) is better described
+    // than listed.
+    let many = owners.len() > 3;
     Some(match kind {
-        Some(_) => format!("{key:?} is a key of {}", owners.join(" and ")),
+        Some(k) if many => format!(
+            "{key:?} is a key of the rule tables ([[match]], [[threshold]], …), not of {}",
+            k.table()
+        ),
+        Some(k) => format!(
+            "{key:?} is a key of {}, not of {}",
+            owners.join(" and "),
+            k.table()
+        ),
+        None if many => format!(
+            "{key:?} belongs inside a table such as [[source]] or [[match]] or …: is a table header missing above it?"
+        ),
         None => format!(
             "{key:?} belongs inside a table such as {}: is a table header missing above it?",
             owners.join(" or ")

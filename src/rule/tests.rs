@@ -806,7 +806,7 @@ fn bundled_pack_is_the_rules_folder_without_tests() {
     assert!(
         bundled
             .iter()
-            .any(|b| b.path == Path::new("rules/examples/minimal.toml"))
+            .any(|b| b.path == Path::new("rules/sms/despooler.toml"))
     );
     for (b, d) in bundled.iter().zip(&on_disk) {
         assert_eq!(root.join(&b.path), d.path);

@@ -235,11 +235,7 @@ fn graceful_restart_reads_nothing_twice() {
     site.append("site/Logs/app.log", "ERROR a\nERROR b\nERROR c\n");
     site.wait_docs(3, Duration::from_secs(20));
     let out = agent.stop();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", out.stderr);
     site.append("site/Logs/app.log", "ERROR d\nfine\nERROR e\n");
     let agent = site.start("rules.toml", &[]);
     site.wait_docs(5, Duration::from_secs(20));

@@ -2,8 +2,10 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -79,10 +81,11 @@ impl Site {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let agent = Agent { child: Some(child) };
-        // The agent is ready once its state lock exists and it has scanned.
-        wait_until(Duration::from_secs(20), "agent start", || {
-            self.path("state/logwarden.lock").exists()
+        let agent = Agent::watch(child);
+        // Ready once the first scan is done: files present now count as
+        // history (read per --read-from), later ones are new.
+        wait_until(Duration::from_secs(30), "agent ready", || {
+            agent.stderr().contains("agent ready")
         });
         agent
     }
@@ -125,16 +128,54 @@ pub fn wait_until(within: Duration, what: &str, mut cond: impl FnMut() -> bool) 
     }
 }
 
-/// A running agent; stopped (SIGTERM, then waited for) on drop.
+/// A running agent; stopped (SIGTERM, then waited for) on drop. Its stderr
+/// is collected by a thread so that the pipe never fills.
 pub struct Agent {
     child: Option<Child>,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How an agent ended.
+pub struct Stopped {
+    pub status: ExitStatus,
+    pub stderr: String,
 }
 
 impl Agent {
-    /// Stops the agent gracefully and returns its output.
-    pub fn stop(mut self) -> Output {
-        let child = self.child.take().unwrap();
-        terminate(child)
+    fn watch(mut child: Child) -> Agent {
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Agent {
+            child: Some(child),
+            stderr,
+            reader: Some(reader),
+        }
+    }
+
+    /// What the agent wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Stops the agent gracefully (SIGTERM) and waits for it.
+    pub fn stop(mut self) -> Stopped {
+        let status = terminate(self.child.take().unwrap());
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        Stopped {
+            status,
+            stderr: self.stderr(),
+        }
     }
 }
 
@@ -146,7 +187,7 @@ impl Drop for Agent {
     }
 }
 
-fn terminate(child: Child) -> Output {
+fn terminate(mut child: Child) -> ExitStatus {
     #[cfg(unix)]
     {
         let _ = Command::new("kill")
@@ -156,12 +197,9 @@ fn terminate(child: Child) -> Output {
     }
     #[cfg(not(unix))]
     {
-        let mut child = child;
         let _ = child.kill();
-        return child.wait_with_output().unwrap();
     }
-    #[cfg(unix)]
-    child.wait_with_output().unwrap()
+    child.wait().unwrap()
 }
 
 /// The alert JSON Schema shipped in the project.
