@@ -495,10 +495,10 @@ impl LineRule {
                 return false;
             }
         }
-        if let Some(want) = &self.component {
-            if record.component.is_none_or(|c| !same_component(c, want)) {
-                return false;
-            }
+        if let Some(want) = &self.component
+            && record.component.is_none_or(|c| !same_component(c, want))
+        {
+            return false;
         }
         let text = self.text_of(record);
         if confirm && !self.text.is_match(text) {

@@ -276,7 +276,9 @@ impl LineBuffer {
 
     /// Whether `buf[i]` starts a UTF-16 code unit.
     fn aligned(&self, i: usize) -> bool {
-        (self.base + i as u64).wrapping_sub(self.origin) % 2 == 0
+        (self.base + i as u64)
+            .wrapping_sub(self.origin)
+            .is_multiple_of(2)
     }
 }
 
@@ -294,7 +296,7 @@ fn strip_cr(encoding: Encoding, line: &[u8]) -> &[u8] {
         Encoding::Utf16Le => &[0x0D, 0x00],
         Encoding::Utf16Be => &[0x00, 0x0D],
     };
-    if line.len() % cr.len() == 0 {
+    if line.len().is_multiple_of(cr.len()) {
         line.strip_suffix(cr).unwrap_or(line)
     } else {
         line

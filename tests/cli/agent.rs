@@ -68,7 +68,7 @@ all = [{ metric = "files", at_least = 20 }]
 "#;
 
 fn line_text(i: usize) -> String {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         format!("ERROR number {i} happened")
     } else {
         format!("all fine {i}")

@@ -4,6 +4,14 @@
 //! folder and helpers to write files, start the agent and poll its output
 //! with a deadline (never a bare sleep).
 
+// Test code panics on purpose and measures wall time with deadlines.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    missing_docs
+)]
+
 mod harness;
 
 mod agent;
