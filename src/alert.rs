@@ -549,17 +549,6 @@ fn sentence(tr: &Transition, rules: &RuleSet, ctx: &Context) -> String {
     }
 }
 
-/// A short one-line summary for people (the demo and `replay --summary`).
-pub fn summary_line(doc: &AlertDocument) -> String {
-    format!(
-        "{} {:<8} {:<9} {}",
-        doc.timestamp,
-        doc.logwarden.alert.status.to_uppercase(),
-        doc.logwarden.alert.severity,
-        doc.message
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::{AppError, host_name, load_rules};
-use crate::alert::{AlertDocument, Context, summary_line};
+use crate::alert::{AlertDocument, Context};
 use crate::output::file::FileOutput;
 use crate::pipeline::live::{self, LiveConfig};
 use crate::source::{ReadFrom, TailOptions};
@@ -114,6 +114,8 @@ fn script() -> Vec<(u64, Step)> {
         ));
     }
     s.push((720, Say("The inbox is empty again; the despooler works. The alert resolves once the signals have been quiet for the rules' windows.")));
+    // Stable: steps at the same time keep their order.
+    s.sort_by_key(|(at, _)| *at);
     s
 }
 
@@ -182,7 +184,12 @@ pub fn demo() -> Result<(), AppError> {
         Box::new(move |doc: &AlertDocument| {
             let at = Timestamp::parse_rfc3339(&doc.timestamp)
                 .map_or_else(|_| doc.timestamp.clone(), |t| stamp(t, origin));
-            println!("\n{at}  ALERT {}", summary_line(doc));
+            println!(
+                "\n{at}  ALERT {} ({}): {}",
+                doc.logwarden.alert.status.to_uppercase(),
+                doc.logwarden.alert.severity,
+                doc.message
+            );
             if let Ok(json) = serde_json::to_string_pretty(doc) {
                 for line in json.lines() {
                     println!("        {line}");
