@@ -115,17 +115,23 @@ fn run_file(path: &Path, out: &mut impl Write) -> (usize, usize) {
         }
     };
     let rules = match rule::load(&file.rules) {
-        Ok(r) => Arc::new(deterministic(r)),
+        Ok(r) => r,
         Err(diags) => {
             let _ = report(&diags, "rules");
-            let _ = writeln!(
-                out,
-                "FAIL {}: its rules have problems (above)",
-                path.display()
-            );
+            let _ = writeln!(out, "FAIL {}: its rules have problems (above)", path.display());
             return (1, 1);
         }
     };
+    // Now that the rules are known, check the file's ids against them.
+    let file = match testfile::parse_against(path, &text, &rules) {
+        Ok(f) => f,
+        Err(diags) => {
+            let _ = report(&diags, "test file");
+            let _ = writeln!(out, "FAIL {}: the test file has problems (above)", path.display());
+            return (1, 1);
+        }
+    };
+    let rules = Arc::new(deterministic(rules));
     let mut failed = 0;
     for case in &file.cases {
         match run_case(&rules, case) {
@@ -195,47 +201,51 @@ struct Seen {
     group: BTreeMap<String, String>,
 }
 
-/// Runs one case; `Err` holds a readable diff of expected and actual.
-fn run_case(rules: &Arc<RuleSet>, case: &TestCase) -> Result<(), String> {
-    let matcher = Matcher::new(rules).map_err(|e| e.to_string())?;
-    let host = rules.defaults.host.clone().unwrap_or_default();
-    let mut ingest = Ingest::new(
-        Arc::clone(rules),
-        matcher,
-        host.clone(),
-        std::time::Duration::ZERO,
-    );
-    let memory = MemoryOutput::default();
-    let mut engine = Engine::new(
+/// The engine of a case, rebuilt on `restart`.
+fn new_engine(rules: &Arc<RuleSet>, memory: &MemoryOutput) -> Engine {
+    Engine::new(
         Arc::clone(rules),
         Context {
-            host,
+            host: rules.defaults.host.clone().unwrap_or_default(),
             labels: rules.defaults.labels.clone(),
         },
         Options::default(),
         vec![Box::new(memory.clone())],
         Arc::new(Frozen),
-    );
+    )
+}
+
+fn new_ingest(rules: &Arc<RuleSet>) -> Result<Ingest, String> {
+    let matcher = Matcher::new(rules).map_err(|e| e.to_string())?;
+    let host = rules.defaults.host.clone().unwrap_or_default();
+    Ok(Ingest::new(Arc::clone(rules), matcher, host, std::time::Duration::ZERO))
+}
+
+/// Runs one case; `Err` holds a readable diff of expected and actual.
+fn run_case(rules: &Arc<RuleSet>, case: &TestCase) -> Result<(), String> {
+    let mut ingest = new_ingest(rules)?;
+    let memory = MemoryOutput::default();
+    let mut engine = new_engine(rules, &memory);
     let mut inputs: Vec<_> = case.inputs.iter().collect();
     inputs.sort_by_key(|i| instant(i.at));
-    let mut parsers: HashMap<usize, (RecordParser, u64)> = HashMap::new();
+    let mut parsers: HashMap<usize, RecordParser> = HashMap::new();
+    let mut offsets: HashMap<usize, u64> = HashMap::new();
     let mut end = CASE_START;
     let mut buf = Vec::new();
     for input in inputs {
         let at = instant(input.at);
         end = end.max(at);
+        let line_no = input.location.line;
         match &input.kind {
             TestInputKind::Line { source, line } => {
                 let Some(sid) = rules.source_by_name(source) else {
-                    return Err(format!(
-                        "  input at line {}: unknown source {source:?}",
-                        input.location.line
-                    ));
+                    return Err(format!("  input at line {line_no}: unknown source {source:?}"));
                 };
                 let def = &rules.sources[sid.index()];
-                let (parser, offset) = parsers
+                let parser = parsers
                     .entry(sid.index())
-                    .or_insert_with(|| (RecordParser::new(def.format, def.timezone.clone()), 0));
+                    .or_insert_with(|| RecordParser::new(def.format, def.timezone.clone()));
+                let offset = offsets.entry(sid.index()).or_insert(0);
                 let key = FileKey(xxhash_rust::xxh3::xxh3_64(def.id.as_bytes()));
                 let path: Arc<str> = Arc::from(def.path.as_str());
                 for physical in line.split('\n') {
@@ -253,10 +263,7 @@ fn run_case(rules: &Arc<RuleSet>, case: &TestCase) -> Result<(), String> {
                 oldest_age,
             } => {
                 let Some(gid) = rules.gauge_by_name(gauge) else {
-                    return Err(format!(
-                        "  input at line {}: unknown gauge {gauge:?}",
-                        input.location.line
-                    ));
+                    return Err(format!("  input at line {line_no}: unknown gauge {gauge:?}"));
                 };
                 buf.push(Input::Gauge(GaugeSample {
                     gauge: gid,
@@ -267,10 +274,17 @@ fn run_case(rules: &Arc<RuleSet>, case: &TestCase) -> Result<(), String> {
                 }));
             }
             TestInputKind::Restart => {
-                return Err(format!(
-                    "  input at line {}: `restart` needs persisted engine state, which this build does not have yet",
-                    input.location.line
-                ));
+                // What the agent does across a restart: the engine's state
+                // goes through its persisted form; parsers and the ingest
+                // stage start afresh; files keep their offsets.
+                let saved = serde_json::to_string(&engine.snapshot())
+                    .map_err(|e| format!("  restart at line {line_no}: cannot save state: {e}"))?;
+                let snapshot = serde_json::from_str(&saved)
+                    .map_err(|e| format!("  restart at line {line_no}: cannot read state back: {e}"))?;
+                engine = new_engine(rules, &memory);
+                engine.restore(snapshot, Options::default());
+                ingest = new_ingest(rules)?;
+                parsers.clear();
             }
         }
         buf.sort_by_key(Input::time);

@@ -66,3 +66,15 @@ expect = [{ at = "40s", rule = "many", status = "firing" }]
         "{stdout}"
     );
 }
+
+#[test]
+fn every_correlation_form_restart_and_lateness_case_passes() {
+    let out = bin()
+        .arg("test")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rules/cases"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("10 passed, 0 failed"), "{stdout}");
+}
