@@ -14,15 +14,15 @@ use std::time::Duration;
 use crate::time::Timestamp;
 
 /// Index of a `[[source]]` in a [`crate::rule::RuleSet`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct SourceId(pub u32);
 
 /// Index of a `[[gauge]]` in a [`crate::rule::RuleSet`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct GaugeId(pub u32);
 
 /// Index of a rule (any kind but source and gauge) in a [`crate::rule::RuleSet`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct RuleId(pub u32);
 
 impl SourceId {

@@ -95,6 +95,20 @@ pub(super) struct CorrelationState {
     pub(super) armed: Option<Timestamp>,
 }
 
+impl super::GroupState for CorrelationState {
+    fn last_active(&self) -> Option<Timestamp> {
+        self.members
+            .iter()
+            .chain(std::iter::once(&self.precondition))
+            .filter_map(|m| m.last_active)
+            .max()
+    }
+
+    fn is_firing(&self) -> bool {
+        self.firing.is_some()
+    }
+}
+
 impl CorrelationState {
     fn new(members: usize) -> CorrelationState {
         CorrelationState {
@@ -179,6 +193,9 @@ impl Correlator {
         let RuleState::Correlate(groups) = &mut self.states[corr.index()] else {
             return;
         };
+        if !super::admit(groups, &key, self.options.max_groups, &mut self.stats, &rule.id) {
+            return;
+        }
         let state = groups
             .entry(key.clone())
             .or_insert_with(|| CorrelationState::new(spec.members.len()));

@@ -18,6 +18,7 @@
 mod absence;
 mod backlog;
 mod coincidence;
+mod flap;
 pub mod ids;
 mod snapshot;
 use snapshot::pairs;
@@ -48,6 +49,15 @@ pub struct Options {
     pub lateness: Duration,
     /// Sample records kept per alert (`logwarden.alert.evidence`).
     pub max_evidence: usize,
+    /// An alert that starts more than `flap_threshold` episodes within
+    /// `flap_window` is flapping: its resolution is held for one window
+    /// (see the flapping guard). 0 disables the guard.
+    pub flap_threshold: usize,
+    /// See `flap_threshold`.
+    pub flap_window: Duration,
+    /// Live groups kept per rule; beyond it the least recently active group
+    /// that is not firing is evicted (counted and logged).
+    pub max_groups: usize,
 }
 
 impl Default for Options {
@@ -55,6 +65,9 @@ impl Default for Options {
         Options {
             lateness: Duration::from_secs(2),
             max_evidence: 5,
+            flap_threshold: 3,
+            flap_window: Duration::from_secs(3_600),
+            max_groups: 10_000,
         }
     }
 }
@@ -70,6 +83,12 @@ pub struct Stats {
     pub inhibited: u64,
     /// Transitions emitted (sent or not).
     pub transitions: u64,
+    /// Re-firings of a flapping alert folded into its open episode.
+    pub flapping: u64,
+    /// Resolutions held back because the alert was flapping.
+    pub flap_held: u64,
+    /// Groups evicted because a rule reached `max_groups`.
+    pub evicted: u64,
 }
 
 /// A firing episode of one alert.
@@ -111,6 +130,9 @@ struct Timer {
     seq: u64,
     rule: RuleId,
     group: GroupKey,
+    /// A flapping guard's hold (the group is the alert id) rather than a
+    /// rule's own timer.
+    flap: bool,
 }
 
 /// The timer queue. A group remembers the due time of the timer it has
@@ -140,6 +162,20 @@ impl Timers {
             seq: self.seq,
             rule,
             group: group.clone(),
+            flap: false,
+        }));
+    }
+
+    /// Arms the end of a flapping alert's hold.
+    fn schedule_flap(&mut self, armed: &mut Option<Timestamp>, alert: &str, due: Timestamp) {
+        *armed = Some(due);
+        self.seq += 1;
+        self.heap.push(Reverse(Timer {
+            due,
+            seq: self.seq,
+            rule: RuleId(u32::MAX),
+            group: Box::new([Box::from(alert)]),
+            flap: true,
         }));
     }
 
@@ -170,6 +206,57 @@ enum RuleState {
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct MatchState {
     last_sent: Option<Timestamp>,
+    #[serde(default)]
+    last_seen: Option<Timestamp>,
+}
+
+impl GroupState for MatchState {
+    fn last_active(&self) -> Option<Timestamp> {
+        self.last_seen.max(self.last_sent)
+    }
+
+    fn is_firing(&self) -> bool {
+        false
+    }
+}
+
+/// What eviction needs to know of a group's state.
+trait GroupState {
+    /// The last time the group saw input.
+    fn last_active(&self) -> Option<Timestamp>;
+    /// Whether it has an open episode (never evicted).
+    fn is_firing(&self) -> bool;
+}
+
+/// Whether group `key` may live in `groups`: yes if it is there or there is
+/// room; when the rule is at `max` groups, the least recently active group
+/// that is not firing is evicted to make room (counted and logged); when
+/// every group is firing, the new one is refused (counted and logged).
+fn admit<S: GroupState>(groups: &mut BTreeMap<GroupKey, S>, key: &GroupKey, max: usize, stats: &mut Stats, rule: &str) -> bool {
+    if groups.len() < max.max(1) || groups.contains_key(key) {
+        return true;
+    }
+    stats.evicted += 1;
+    let victim = groups
+        .iter()
+        .filter(|(_, s)| !s.is_firing())
+        .min_by_key(|(_, s)| s.last_active())
+        .map(|(k, _)| k.clone());
+    if stats.evicted.is_power_of_two() {
+        tracing::warn!(
+            rule,
+            max_groups = max,
+            evicted = stats.evicted,
+            "a rule reached its limit of live groups; the least recently active group was dropped (its window restarts if it comes back)"
+        );
+    }
+    match victim {
+        Some(v) => {
+            groups.remove(&v);
+            true
+        }
+        None => false,
+    }
 }
 
 /// The correlation engine.
@@ -203,6 +290,8 @@ pub struct Correlator {
     absence_by_source: Vec<Vec<RuleId>>,
     /// Per gauge: the backlog rules on it.
     backlog_by_gauge: Vec<Vec<RuleId>>,
+    /// The flapping guard's view of every recent alert.
+    flap: flap::FlapMap,
     stats: Stats,
 }
 
@@ -260,6 +349,7 @@ impl Correlator {
             watchers,
             absence_by_source,
             backlog_by_gauge,
+            flap: flap::FlapMap::new(),
             stats: Stats::default(),
         }
     }
@@ -341,6 +431,10 @@ impl Correlator {
             if self.now.is_none_or(|n| n < timer.due) {
                 self.now = Some(timer.due);
             }
+            if timer.flap {
+                self.flap_timer(&timer.group, timer.due, out);
+                continue;
+            }
             let rule = timer.rule;
             match self.rules.rules[rule.index()].kind {
                 RuleKind::Threshold(_) => self.threshold_timer(rule, &timer.group, timer.due, out),
@@ -403,7 +497,14 @@ impl Correlator {
         let RuleState::Match(groups) = &mut self.states[hit.rule.index()] else {
             return;
         };
-        let state = groups.entry(hit.group.clone()).or_default();
+        let mut scratch = MatchState::default();
+        let state = if admit(groups, &hit.group, self.options.max_groups, &mut self.stats, &rule.id) {
+            groups.entry(hit.group.clone()).or_default()
+        } else {
+            // No room: alert without suppression memory for this group.
+            &mut scratch
+        };
+        state.last_seen = Some(t);
         if !rule.meta.alert {
             return;
         }
@@ -529,7 +630,7 @@ impl Correlator {
             self.stats.inhibited += 1;
             return false;
         }
-        out.push(tr);
+        self.guard(tr, out);
         true
     }
 }

@@ -30,6 +30,9 @@ pub struct Snapshot {
     now: Option<Timestamp>,
     rules: Vec<RuleSnapshot>,
     gauges: Vec<GaugeSnapshot>,
+    /// The flapping guard's state (absent in older snapshots).
+    #[serde(default)]
+    flap: super::flap::FlapMap,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -87,6 +90,7 @@ impl Correlator {
             now: self.now,
             rules,
             gauges,
+            flap: self.flap.clone(),
         }
     }
 
@@ -136,7 +140,10 @@ impl Correlator {
             }
         }
         c.now = snapshot.now;
+        // Alerts of rules that no longer exist are forgotten with them.
+        c.flap = snapshot.flap;
         c.rearm();
+        c.rearm_flap();
         (c, report)
     }
 

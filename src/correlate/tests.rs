@@ -139,9 +139,18 @@ fn sample(secs: i64, files: u64) -> Input {
     })
 }
 
+/// The options of tests that check the rule kinds' own transitions (the
+/// flapping guard, tested on its own, would fold some of them).
+fn unguarded() -> Options {
+    Options {
+        flap_threshold: 0,
+        ..Options::default()
+    }
+}
+
 /// Feeds `inputs`, advances to `until` seconds, returns `(rule id, status, seconds)`.
 fn run(set: &Arc<RuleSet>, inputs: Vec<Input>, until: i64) -> Vec<(String, &'static str, i64)> {
-    let mut c = Correlator::new(Arc::clone(set), "PRI01".into(), Options::default());
+    let mut c = Correlator::new(Arc::clone(set), "PRI01".into(), unguarded());
     let mut out = Vec::new();
     for i in inputs {
         c.apply(i, &mut out);
@@ -614,7 +623,7 @@ proptest! {
         let end = t + 100_000;
         // Live-like feeding: the clock also advances between inputs in
         // arbitrary steps; the transitions must not depend on it.
-        let mut c = Correlator::new(Arc::clone(&set), "PRI01".into(), Options::default());
+        let mut c = Correlator::new(Arc::clone(&set), "PRI01".into(), unguarded());
         let mut out = Vec::new();
         let mut clock = 0;
         for i in inputs.clone() {
@@ -715,4 +724,65 @@ fn a_changed_rule_starts_afresh_and_others_keep_state() {
     c.apply(hit(1, 120, 5), &mut out);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].rule, RuleId(0));
+}
+
+#[test]
+fn a_flapping_alert_holds_its_resolution_and_folds_refires_into_one_episode() {
+    let set = rules(vec![("waiting", true, threshold(1, 1, 1))]);
+    let inputs: Vec<Input> = [0, 120, 240, 360, 480].iter().enumerate().map(|(i, &s)| hit(0, s, i as u64)).collect();
+    let mut c = Correlator::new(Arc::clone(&set), "PRI01".into(), Options::default());
+    let mut out = Vec::new();
+    for i in inputs {
+        c.apply(i, &mut out);
+    }
+    c.advance_to(at(3_600), &mut out);
+    let view = |out: &[Transition]| -> Vec<(&'static str, i64)> {
+        out.iter().map(|t| (t.status.as_str(), t.time.as_unix_millis() / 1_000 - T0)).collect()
+    };
+    // The fourth episode (from 360) is open when the alert starts flapping:
+    // its resolution at 420 is held, the re-firing at 480 is folded in.
+    assert_eq!(view(&out), vec![("firing", 0), ("resolved", 60), ("firing", 120), ("resolved", 180), ("firing", 240), ("resolved", 300), ("firing", 360)]);
+    // Quiet for the flap window after the last resolution (540): sent late,
+    // stamped with the real resolution time, closing the open episode.
+    let mut c = roundtrip(&c, &set);
+    c.advance_to(at(540 + 3_600), &mut out);
+    assert_eq!(out.len(), 8);
+    assert_eq!(view(&out[7..]), vec![("resolved", 540)]);
+    assert_eq!(out[7].uuid, out[6].uuid);
+    assert_eq!(out[7].since, Some(at(360)));
+    assert_eq!(c.stats().flapping, 0, "counters restart with the process");
+}
+
+#[test]
+fn groups_beyond_the_cap_evict_the_least_recently_active_one() {
+    let set = rules(vec![(
+        "waiting",
+        true,
+        RuleKind::Threshold(ThresholdRule {
+            line: line("Waiting"),
+            count: 2,
+            window: min(10),
+            group_by: vec![GroupField::Capture("inbox".into())],
+            resolve_after: min(5),
+        }),
+    )]);
+    let grouped = |secs, offset, inbox: &str| {
+        let Input::Hit(mut h) = hit(0, secs, offset) else { unreachable!() };
+        h.group = Box::new([Box::from(inbox)]);
+        Input::Hit(h)
+    };
+    let options = Options {
+        max_groups: 2,
+        ..Options::default()
+    };
+    let mut c = Correlator::new(Arc::clone(&set), "PRI01".into(), options);
+    let mut out = Vec::new();
+    // a and b fill the cap; c evicts a (least recent); a's second hit then
+    // evicts b and starts a fresh window: no firing for a.
+    for i in [grouped(0, 1, "a"), grouped(10, 2, "b"), grouped(20, 3, "c"), grouped(30, 4, "a"), grouped(40, 5, "c")] {
+        c.apply(i, &mut out);
+    }
+    assert_eq!(c.stats().evicted, 2);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].group, vec![("inbox".to_owned(), "c".to_owned())]);
 }

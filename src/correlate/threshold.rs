@@ -28,6 +28,16 @@ pub(super) struct ThresholdState {
     pub(super) armed: Option<Timestamp>,
 }
 
+impl super::GroupState for ThresholdState {
+    fn last_active(&self) -> Option<Timestamp> {
+        self.last_hit
+    }
+
+    fn is_firing(&self) -> bool {
+        self.firing.is_some()
+    }
+}
+
 impl Correlator {
     pub(super) fn threshold_hit(&mut self, hit: Hit, t: Timestamp, out: &mut Vec<Transition>) {
         let rules = Arc::clone(&self.rules);
@@ -41,6 +51,9 @@ impl Correlator {
         let RuleState::Threshold(groups) = &mut self.states[hit.rule.index()] else {
             return;
         };
+        if !super::admit(groups, &hit.group, self.options.max_groups, &mut self.stats, &rule.id) {
+            return;
+        }
         let state = groups.entry(hit.group.clone()).or_default();
         state.last_hit = Some(t);
         push_capped(&mut state.evidence, evidence_of(&hit, t), max_evidence);

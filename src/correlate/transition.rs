@@ -117,7 +117,7 @@ pub enum Detail {
 }
 
 /// One state change of one alert (rule + group).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     /// The rule.
     pub rule: RuleId,
@@ -128,10 +128,13 @@ pub struct Transition {
     /// `logwarden.alert.group`: the group-by fields and values.
     pub group: Vec<(String, String)>,
     /// `logwarden.alert.id`.
+    #[serde(with = "super::snapshot::hex128")]
     pub alert_id: u128,
     /// `logwarden.alert.uuid`.
+    #[serde(with = "super::snapshot::hex128")]
     pub uuid: u128,
     /// `event.id`.
+    #[serde(with = "super::snapshot::hex128")]
     pub event_id: u128,
     /// For a resolution: when the episode started firing.
     pub since: Option<Timestamp>,
