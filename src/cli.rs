@@ -105,9 +105,13 @@ pub struct ReplayArgs {
     /// Rule file or folder (repeatable). Default: the bundled pack.
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
-    /// NDJSON output: a file or - (default: stdout).
+    /// NDJSON output: a file or - (default: stdout, unless --explain).
     #[arg(long = "output", value_name = "PATH|-")]
     pub output: Vec<String>,
+    /// Explain one rule: print, for every record, sample and moment that
+    /// touched it, why it did or did not move the rule's state.
+    #[arg(long, value_name = "RULE")]
+    pub explain: Option<String>,
     /// Log files to replay.
     #[arg(value_name = "LOG")]
     pub logs: Vec<PathBuf>,

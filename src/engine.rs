@@ -17,6 +17,9 @@ use crate::time::{Clock, Timestamp};
 /// summary lines, the rule-test runner).
 pub type Observer = Box<dyn FnMut(&AlertDocument) + Send>;
 
+/// Something that wants every explanation step (`replay --explain`).
+pub type NoteObserver = Box<dyn FnMut(&crate::correlate::Note) + Send>;
+
 /// Counters of the engine.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineStats {
@@ -32,6 +35,7 @@ pub struct Engine {
     ctx: Context,
     outputs: Vec<Box<dyn Output>>,
     observer: Option<Observer>,
+    notes: Option<NoteObserver>,
     clock: Arc<dyn Clock>,
     scratch: Vec<Transition>,
     stats: EngineStats,
@@ -65,6 +69,7 @@ impl Engine {
             ctx,
             outputs,
             observer: None,
+            notes: None,
             clock,
             scratch: Vec::new(),
             stats: EngineStats::default(),
@@ -87,6 +92,12 @@ impl Engine {
         let (c, report) = Correlator::restore(rules, self.ctx.host.clone(), options, snapshot);
         self.correlator = c;
         report
+    }
+
+    /// Explains `rule`: `observer` gets every step that touches it.
+    pub fn explain(&mut self, rule: crate::event::RuleId, observer: NoteObserver) {
+        self.correlator.set_explain(Some(rule));
+        self.notes = Some(observer);
     }
 
     /// Calls `observer` with every document sent.
@@ -121,6 +132,11 @@ impl Engine {
     }
 
     fn deliver(&mut self, trs: &mut Vec<Transition>) {
+        if let Some(obs) = &mut self.notes {
+            for n in self.correlator.take_notes() {
+                obs(&n);
+            }
+        }
         if trs.is_empty() {
             return;
         }

@@ -14,15 +14,21 @@ use std::time::Duration;
 use crate::time::Timestamp;
 
 /// Index of a `[[source]]` in a [`crate::rule::RuleSet`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct SourceId(pub u32);
 
 /// Index of a `[[gauge]]` in a [`crate::rule::RuleSet`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct GaugeId(pub u32);
 
 /// Index of a rule (any kind but source and gauge) in a [`crate::rule::RuleSet`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct RuleId(pub u32);
 
 impl SourceId {
@@ -153,6 +159,19 @@ pub enum Input {
     },
     /// A gauge was sampled.
     Gauge(GaugeSample),
+    /// A step of `replay --explain` found before the correlator (a record
+    /// the explained rule's pattern matched but a filter rejected); it
+    /// travels with the inputs so that explanations come out in time order.
+    Explain {
+        /// Record time.
+        time: Timestamp,
+        /// The explained rule.
+        rule: RuleId,
+        /// Where the record is: `path:offset`.
+        at: String,
+        /// Why it did not count.
+        text: String,
+    },
 }
 
 impl Input {
@@ -162,6 +181,7 @@ impl Input {
             Input::Hit(h) => h.time,
             Input::Activity { time, .. } => *time,
             Input::Gauge(g) => g.time,
+            Input::Explain { time, .. } => *time,
         }
     }
 }

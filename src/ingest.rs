@@ -48,6 +48,8 @@ pub struct Ingest {
     /// Reused buffer of matching rule ids.
     found: Vec<RuleId>,
     skew_tolerance: Duration,
+    /// `replay --explain`: the rule whose rejected records are reported.
+    explain: Option<RuleId>,
     stats: IngestStats,
 }
 
@@ -78,8 +80,15 @@ impl Ingest {
             watched,
             found: Vec::new(),
             skew_tolerance,
+            explain: None,
             stats: IngestStats::default(),
         }
+    }
+
+    /// Reports, as [`Input::Explain`], every record of `rule`'s sources
+    /// that its pattern matches but a filter rejects.
+    pub fn set_explain(&mut self, rule: Option<RuleId>) {
+        self.explain = rule;
     }
 
     /// Counters.
@@ -138,6 +147,23 @@ impl Ingest {
         }
         self.found.clear();
         self.matcher.find(source, record, &mut self.found);
+        if let Some(rule) = self.explain
+            && !self.found.contains(&rule)
+            && self
+                .rules
+                .rule(rule)
+                .line()
+                .is_some_and(|l| l.sources.contains(&source))
+            && let Some(crate::matcher::Verdict::Rejected(text)) =
+                self.matcher.explain(rule, record)
+        {
+            out.push(Input::Explain {
+                time,
+                rule,
+                at: format!("{path}:{}", record.offset),
+                text: format!("the pattern matches but {text}: not counted"),
+            });
+        }
         if self.found.is_empty() {
             return time;
         }

@@ -7,6 +7,8 @@ use super::run::{open_outputs, site_or_cwd};
 use super::{AppError, host_name, load_rules};
 use crate::alert::Context;
 use crate::cli::ReplayArgs;
+use crate::correlate::Note;
+use crate::engine::NoteObserver;
 use crate::output::Target;
 use crate::pipeline::replay::{self, assign_sources, site_files};
 use crate::time::SystemClock;
@@ -30,7 +32,31 @@ pub fn replay(args: ReplayArgs) -> Result<(), AppError> {
     } else {
         assign_sources(&rules, &args.logs).map_err(|e| AppError::Runtime(e.to_string()))?
     };
-    let targets: Vec<Target> = if args.output.is_empty() {
+    let explain = match &args.explain {
+        None => None,
+        Some(name) => {
+            let Some(rule) = rules.rule_by_name(name) else {
+                let known: Vec<&str> = rules.rules.iter().map(|r| r.id.as_str()).collect();
+                return Err(AppError::Runtime(format!(
+                    "--explain {name:?}: no such rule; the rules are: {}",
+                    known.join(", ")
+                )));
+            };
+            let observer: NoteObserver = Box::new(|n: &Note| {
+                println!(
+                    "{}  {:<24} {}{}",
+                    n.time,
+                    n.rule,
+                    n.at.as_deref().map_or(String::new(), |a| format!("{a}  ")),
+                    n.text
+                );
+            });
+            Some((rule, observer))
+        }
+    };
+    let targets: Vec<Target> = if args.output.is_empty() && explain.is_some() {
+        Vec::new()
+    } else if args.output.is_empty() {
         vec![Target::Stdout]
     } else {
         args.output.iter().map(|s| Target::parse(s)).collect()
@@ -40,7 +66,7 @@ pub fn replay(args: ReplayArgs) -> Result<(), AppError> {
         host: host_name(&rules),
         labels: rules.defaults.labels.clone(),
     };
-    let report = replay::run(rules, ctx, &files, outputs, Arc::new(SystemClock))
+    let report = replay::run(rules, ctx, &files, outputs, Arc::new(SystemClock), explain)
         .map_err(|e| AppError::Runtime(e.to_string()))?;
     tracing::info!(
         files = files.len(),

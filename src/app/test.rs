@@ -118,7 +118,11 @@ fn run_file(path: &Path, out: &mut impl Write) -> (usize, usize) {
         Ok(r) => r,
         Err(diags) => {
             let _ = report(&diags, "rules");
-            let _ = writeln!(out, "FAIL {}: its rules have problems (above)", path.display());
+            let _ = writeln!(
+                out,
+                "FAIL {}: its rules have problems (above)",
+                path.display()
+            );
             return (1, 1);
         }
     };
@@ -127,7 +131,11 @@ fn run_file(path: &Path, out: &mut impl Write) -> (usize, usize) {
         Ok(f) => f,
         Err(diags) => {
             let _ = report(&diags, "test file");
-            let _ = writeln!(out, "FAIL {}: the test file has problems (above)", path.display());
+            let _ = writeln!(
+                out,
+                "FAIL {}: the test file has problems (above)",
+                path.display()
+            );
             return (1, 1);
         }
     };
@@ -218,7 +226,12 @@ fn new_engine(rules: &Arc<RuleSet>, memory: &MemoryOutput) -> Engine {
 fn new_ingest(rules: &Arc<RuleSet>) -> Result<Ingest, String> {
     let matcher = Matcher::new(rules).map_err(|e| e.to_string())?;
     let host = rules.defaults.host.clone().unwrap_or_default();
-    Ok(Ingest::new(Arc::clone(rules), matcher, host, std::time::Duration::ZERO))
+    Ok(Ingest::new(
+        Arc::clone(rules),
+        matcher,
+        host,
+        std::time::Duration::ZERO,
+    ))
 }
 
 /// Runs one case; `Err` holds a readable diff of expected and actual.
@@ -239,7 +252,9 @@ fn run_case(rules: &Arc<RuleSet>, case: &TestCase) -> Result<(), String> {
         match &input.kind {
             TestInputKind::Line { source, line } => {
                 let Some(sid) = rules.source_by_name(source) else {
-                    return Err(format!("  input at line {line_no}: unknown source {source:?}"));
+                    return Err(format!(
+                        "  input at line {line_no}: unknown source {source:?}"
+                    ));
                 };
                 let def = &rules.sources[sid.index()];
                 let parser = parsers
@@ -263,7 +278,9 @@ fn run_case(rules: &Arc<RuleSet>, case: &TestCase) -> Result<(), String> {
                 oldest_age,
             } => {
                 let Some(gid) = rules.gauge_by_name(gauge) else {
-                    return Err(format!("  input at line {line_no}: unknown gauge {gauge:?}"));
+                    return Err(format!(
+                        "  input at line {line_no}: unknown gauge {gauge:?}"
+                    ));
                 };
                 buf.push(Input::Gauge(GaugeSample {
                     gauge: gid,
@@ -279,8 +296,9 @@ fn run_case(rules: &Arc<RuleSet>, case: &TestCase) -> Result<(), String> {
                 // stage start afresh; files keep their offsets.
                 let saved = serde_json::to_string(&engine.snapshot())
                     .map_err(|e| format!("  restart at line {line_no}: cannot save state: {e}"))?;
-                let snapshot = serde_json::from_str(&saved)
-                    .map_err(|e| format!("  restart at line {line_no}: cannot read state back: {e}"))?;
+                let snapshot = serde_json::from_str(&saved).map_err(|e| {
+                    format!("  restart at line {line_no}: cannot read state back: {e}")
+                })?;
                 engine = new_engine(rules, &memory);
                 engine.restore(snapshot, Options::default());
                 ingest = new_ingest(rules)?;

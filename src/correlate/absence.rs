@@ -59,6 +59,7 @@ impl Correlator {
         self.timers
             .schedule(&mut state.armed, rule_id, &GroupKey::default(), due);
         if let Some(episode) = state.firing.take() {
+            self.note(rule_id, t, || "a record again → RESOLVED".into());
             self.absence_transition(rule_id, Status::Resolved, t, episode, out);
         }
     }
@@ -101,6 +102,13 @@ impl Correlator {
             sent: false,
         };
         state.firing = Some(episode.clone());
+        let silent = spec.silent_for;
+        self.note(rule_id, fire_at, || {
+            format!(
+                "no record since {last} for {} → FIRING",
+                crate::time::format_duration(silent)
+            )
+        });
         let sent = self.absence_transition(rule_id, Status::Firing, fire_at, episode, out);
         if let RuleState::Absence(state) = &mut self.states[rule_id.index()]
             && let Some(ep) = state.firing.as_mut()

@@ -85,6 +85,52 @@ fn evaluate(
     (holds, values)
 }
 
+/// "files 80 ≥ 50 ✓, oldest_age 700s > 1800s ✗" for an explanation.
+fn describe(spec: &BacklogRule, values: &GaugeValues) -> String {
+    let mut rises = values.rises.iter();
+    let parts: Vec<String> = spec
+        .conditions
+        .iter()
+        .map(|c| {
+            let v = match c.metric {
+                Metric::Files => values.files as f64,
+                Metric::Bytes => values.bytes as f64,
+                Metric::OldestAge => values.oldest_age.as_secs_f64(),
+            };
+            let unit = if c.metric == Metric::OldestAge {
+                "s"
+            } else {
+                ""
+            };
+            let (text, ok) = match c.test {
+                GaugeTest::Above(x) => (format!("{v}{unit} > {x}{unit}"), v > x),
+                GaugeTest::AtLeast(x) => (format!("{v}{unit} ≥ {x}{unit}"), v >= x),
+                GaugeTest::Below(x) => (format!("{v}{unit} < {x}{unit}"), v < x),
+                GaugeTest::Rise { over, at_least } => {
+                    let rise = rises.next().map_or(0.0, |r| r.2);
+                    (
+                        format!(
+                            "rise {rise:+}{unit} in {} ≥ {at_least}{unit}",
+                            crate::time::format_duration(over)
+                        ),
+                        rise >= at_least,
+                    )
+                }
+            };
+            format!(
+                "{} {text} {}",
+                c.metric.as_str(),
+                if ok { "✓" } else { "✗" }
+            )
+        })
+        .collect();
+    format!(
+        "{} ({})",
+        parts.join(", "),
+        if spec.all { "all" } else { "any" }
+    )
+}
+
 impl Correlator {
     pub(super) fn backlog_sample(
         &mut self,
@@ -100,6 +146,36 @@ impl Correlator {
         let gauge = &rules.gauges[spec.gauge.index()];
         let (holds, values) = evaluate(spec, &gauge.id, &self.gauge_history[spec.gauge.index()]);
         let key: GroupKey = Box::new([]);
+        if self.explaining(rule_id) {
+            let text = describe(spec, &values);
+            let RuleState::Backlog(state) = &self.states[rule_id.index()] else {
+                return;
+            };
+            let now = match (&state.firing, holds) {
+                (None, true) if spec.hold_for.is_zero() => "holds → FIRING".to_owned(),
+                (None, true) => format!(
+                    "holds; pending since {}, fires at {} if it still holds",
+                    state.pending_since.unwrap_or(t),
+                    state
+                        .pending_since
+                        .unwrap_or(t)
+                        .saturating_add(spec.hold_for)
+                ),
+                (None, false) => "does not hold".to_owned(),
+                (Some(_), true) => "holds; stays firing".to_owned(),
+                (Some(_), false) if spec.keep_firing_for.is_zero() => {
+                    "no longer holds → RESOLVED".to_owned()
+                }
+                (Some(_), false) => format!(
+                    "no longer holds; resolves at {} unless it holds again",
+                    state
+                        .clear_since
+                        .unwrap_or(t)
+                        .saturating_add(spec.keep_firing_for)
+                ),
+            };
+            self.note(rule_id, t, || format!("sample: {text}: {now}"));
+        }
         let RuleState::Backlog(state) = &mut self.states[rule_id.index()] else {
             return;
         };
@@ -147,9 +223,15 @@ impl Correlator {
         state.armed = None;
         match (&state.firing, state.pending_since, state.clear_since) {
             (None, Some(since), _) if since.saturating_add(hold_for) <= due => {
+                self.note(rule_id, due, || {
+                    format!("held since {since} for `for` → FIRING")
+                });
                 self.backlog_fire(rule_id, since, due, out);
             }
             (Some(_), _, Some(since)) if since.saturating_add(keep) <= due => {
+                self.note(rule_id, due, || {
+                    format!("not holding since {since} for keep_firing_for → RESOLVED")
+                });
                 self.backlog_resolve(rule_id, due, out);
             }
             _ => {}

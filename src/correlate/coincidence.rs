@@ -24,7 +24,7 @@ use super::{
 };
 use crate::event::RuleId;
 use crate::rule::{CorrelateRule, RuleKind};
-use crate::time::Timestamp;
+use crate::time::{Timestamp, format_duration};
 
 /// Activation starts remembered per member (for `sequence`).
 const MAX_STARTS: usize = 32;
@@ -189,11 +189,18 @@ impl Correlator {
             return;
         };
         let max_evidence = self.options.max_evidence;
+        let explaining = self.explaining(corr);
         let key = project(spec, &ev.fields);
         let RuleState::Correlate(groups) = &mut self.states[corr.index()] else {
             return;
         };
-        if !super::admit(groups, &key, self.options.max_groups, &mut self.stats, &rule.id) {
+        if !super::admit(
+            groups,
+            &key,
+            self.options.max_groups,
+            &mut self.stats,
+            &rule.id,
+        ) {
             return;
         }
         let state = groups
@@ -208,13 +215,25 @@ impl Correlator {
             update_track(&mut state.precondition, ev, max_evidence);
         }
         let t = ev.time;
+        let why = explaining.then(|| explain_members(&rules, spec, state, ev, t));
         if state.firing.is_some() {
             if let Some(due) = state.lapse_at(spec) {
                 self.timers.schedule(&mut state.armed, corr, &key, due);
             }
+            if let Some(why) = why {
+                self.note(corr, t, || format!("{why}: already firing"));
+            }
             return;
         }
         let Some(first) = state.holds(spec, t) else {
+            if let Some(why) = why {
+                let what = if spec.ordered {
+                    "not every member active in the listed order"
+                } else {
+                    "not every member active"
+                };
+                self.note(corr, t, || format!("{why}: {what}"));
+            }
             return;
         };
         if let Some(p) = &spec.preceded_by
@@ -225,9 +244,27 @@ impl Correlator {
                 .last_active
                 .is_some_and(|la| la >= first.saturating_sub(p.within) && la <= t);
             if !ok {
+                if let Some(why) = why {
+                    let pre = rules.rules[p.rule.index()].id.clone();
+                    self.note(corr, t, || {
+                        format!(
+                            "{why}: the required {pre} was not active within {} before",
+                            format_duration(p.within)
+                        )
+                    });
+                }
                 return;
             }
         }
+        if let Some(why) = why {
+            self.note(corr, t, || format!("{why} → FIRING"));
+        }
+        let RuleState::Correlate(groups) = &mut self.states[corr.index()] else {
+            return;
+        };
+        let Some(state) = groups.get_mut(&key) else {
+            return;
+        };
         let group: Vec<(String, String)> = spec
             .group_by
             .iter()
@@ -325,7 +362,21 @@ impl Correlator {
             return;
         }
         state.firing = None;
+        let lapsed: Vec<String> = spec
+            .members
+            .iter()
+            .zip(&state.members)
+            .filter(|(_, m)| !m.active_at(due, spec.within))
+            .map(|(id, _)| rules.rules[id.index()].id.clone())
+            .collect();
         let (evidence, related) = correlation_view(&rules, spec, state, due, max_evidence);
+        self.note(corr, due, || {
+            format!(
+                "{} not active within the last {} → RESOLVED",
+                lapsed.join(", "),
+                format_duration(spec.within)
+            )
+        });
         let group: Vec<(String, String)> = spec
             .group_by
             .iter()
@@ -401,6 +452,49 @@ impl Correlator {
             .get(&project(spec, fields))
             .is_some_and(|s| s.firing.is_some())
     }
+}
+
+/// "waits fired; within 10m: waits ✓ firing, full ✗ last active never" for an explanation.
+fn explain_members(
+    rules: &crate::rule::RuleSet,
+    spec: &CorrelateRule,
+    state: &CorrelationState,
+    ev: &MemberEvent,
+    t: Timestamp,
+) -> String {
+    let what = match ev.kind {
+        MemberKind::Matched => "matched",
+        MemberKind::Fired => "fired",
+        MemberKind::Resolved => "resolved",
+    };
+    let members: Vec<String> = spec
+        .members
+        .iter()
+        .zip(&state.members)
+        .map(|(id, m)| {
+            let name = &rules.rules[id.index()].id;
+            if !m.firing.is_empty() {
+                format!("{name} ✓ firing")
+            } else if m.active_at(t, spec.within) {
+                format!(
+                    "{name} ✓ active at {}",
+                    m.last_active.map_or_else(String::new, |l| l.to_string())
+                )
+            } else {
+                format!(
+                    "{name} ✗ last active {}",
+                    m.last_active
+                        .map_or_else(|| "never".to_owned(), |l| l.to_string())
+                )
+            }
+        })
+        .collect();
+    format!(
+        "{} {what}; within {}: {}",
+        rules.rules[ev.rule.index()].id,
+        format_duration(spec.within),
+        members.join(", ")
+    )
 }
 
 fn update_track(track: &mut MemberTrack, ev: &MemberEvent, max_evidence: usize) {

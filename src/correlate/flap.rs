@@ -98,11 +98,11 @@ impl Correlator {
         let Some(state) = self.flap.get_mut(key.as_ref()) else {
             return;
         };
-        if state.held.as_ref().is_some_and(|(d, _)| *d == due) {
-            if let Some((_, tr)) = state.held.take() {
-                state.open = None;
-                out.push(tr);
-            }
+        if state.held.as_ref().is_some_and(|(d, _)| *d == due)
+            && let Some((_, tr)) = state.held.take()
+        {
+            state.open = None;
+            out.push(tr);
         }
     }
 
@@ -121,7 +121,8 @@ impl Correlator {
 
     /// Forgets alerts with nothing open, nothing held and no recent start.
     fn sweep_flap(&mut self, horizon: Timestamp) {
-        self.flap
-            .retain(|_, s| s.open.is_some() || s.held.is_some() || s.starts.back().is_some_and(|&t| t >= horizon));
+        self.flap.retain(|_, s| {
+            s.open.is_some() || s.held.is_some() || s.starts.back().is_some_and(|&t| t >= horizon)
+        });
     }
 }

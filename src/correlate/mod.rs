@@ -232,7 +232,13 @@ trait GroupState {
 /// room; when the rule is at `max` groups, the least recently active group
 /// that is not firing is evicted to make room (counted and logged); when
 /// every group is firing, the new one is refused (counted and logged).
-fn admit<S: GroupState>(groups: &mut BTreeMap<GroupKey, S>, key: &GroupKey, max: usize, stats: &mut Stats, rule: &str) -> bool {
+fn admit<S: GroupState>(
+    groups: &mut BTreeMap<GroupKey, S>,
+    key: &GroupKey,
+    max: usize,
+    stats: &mut Stats,
+    rule: &str,
+) -> bool {
     if groups.len() < max.max(1) || groups.contains_key(key) {
         return true;
     }
@@ -292,7 +298,25 @@ pub struct Correlator {
     backlog_by_gauge: Vec<Vec<RuleId>>,
     /// The flapping guard's view of every recent alert.
     flap: flap::FlapMap,
+    /// The rule being explained (`replay --explain`), and what was noted.
+    explain: Option<RuleId>,
+    notes: Vec<Note>,
+    /// The record being applied (for notes).
+    applying: Option<String>,
     stats: Stats,
+}
+
+/// One step of an explanation: what an input or a timer did to a rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// When (record, sample or timer time).
+    pub time: Timestamp,
+    /// The rule concerned.
+    pub rule: String,
+    /// The record behind it (`path:offset`), when a record is.
+    pub at: Option<String>,
+    /// What happened and why, in a sentence.
+    pub text: String,
 }
 
 impl Correlator {
@@ -350,6 +374,9 @@ impl Correlator {
             absence_by_source,
             backlog_by_gauge,
             flap: flap::FlapMap::new(),
+            explain: None,
+            notes: Vec::new(),
+            applying: None,
             stats: Stats::default(),
         }
     }
@@ -367,6 +394,41 @@ impl Correlator {
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Explains `rule` from now on: every input or timer that touches it
+    /// (or, for a correlation, its members) leaves a [`Note`].
+    pub fn set_explain(&mut self, rule: Option<RuleId>) {
+        self.explain = rule;
+    }
+
+    /// The notes taken since the last call.
+    pub fn take_notes(&mut self) -> Vec<Note> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Whether activity of `rule` is part of the explanation.
+    fn explaining(&self, rule: RuleId) -> bool {
+        let Some(x) = self.explain else {
+            return false;
+        };
+        x == rule
+            || matches!(&self.rules.rules[x.index()].kind, RuleKind::Correlate(c)
+                if c.members.contains(&rule) || c.preceded_by.as_ref().is_some_and(|p| p.rule == rule))
+    }
+
+    /// Notes `text()` for `rule` at `t` when it is being explained.
+    fn note(&mut self, rule: RuleId, t: Timestamp, text: impl FnOnce() -> String) {
+        if self.explaining(rule) {
+            let rule = self.rules.rules[rule.index()].id.clone();
+            let at = self.applying.clone();
+            self.notes.push(Note {
+                time: t,
+                rule,
+                at,
+                text: text(),
+            });
+        }
     }
 
     /// Applies one input at its time, appending the resulting transitions
@@ -391,7 +453,24 @@ impl Correlator {
         }
         self.now = Some(t);
         match input {
-            Input::Hit(hit) => self.on_hit(hit, t, out),
+            Input::Hit(hit) => {
+                if self.explain.is_some() {
+                    self.applying = Some(format!("{}:{}", hit.origin.path, hit.origin.offset));
+                }
+                self.on_hit(hit, t, out);
+                self.applying = None;
+            }
+            Input::Explain { rule, at, text, .. } => {
+                if self.explain == Some(rule) {
+                    let rule = self.rules.rules[rule.index()].id.clone();
+                    self.notes.push(Note {
+                        time: t,
+                        rule,
+                        at: Some(at),
+                        text,
+                    });
+                }
+            }
             Input::Activity { source, .. } => self.on_activity(source, t, out),
             Input::Gauge(mut sample) => {
                 sample.time = t;
@@ -498,7 +577,13 @@ impl Correlator {
             return;
         };
         let mut scratch = MatchState::default();
-        let state = if admit(groups, &hit.group, self.options.max_groups, &mut self.stats, &rule.id) {
+        let state = if admit(
+            groups,
+            &hit.group,
+            self.options.max_groups,
+            &mut self.stats,
+            &rule.id,
+        ) {
             groups.entry(hit.group.clone()).or_default()
         } else {
             // No room: alert without suppression memory for this group.
@@ -506,6 +591,9 @@ impl Correlator {
         };
         state.last_seen = Some(t);
         if !rule.meta.alert {
+            self.note(hit.rule, t, || {
+                "matched (a building block: alert = false, no document)".into()
+            });
             return;
         }
         if let Some(last) = state.last_sent
@@ -513,13 +601,21 @@ impl Correlator {
             && t < last.saturating_add(suppress_for)
         {
             self.stats.suppressed += 1;
+            let until = last.saturating_add(suppress_for);
+            self.note(hit.rule, t, || {
+                format!("matched; not sent: suppress_for holds this group until {until}")
+            });
             return;
         }
         state.last_sent = Some(t);
         if self.inhibited(hit.rule, &fields) {
             self.stats.inhibited += 1;
+            self.note(hit.rule, t, || {
+                "matched; not sent: a firing correlation inhibits its members".into()
+            });
             return;
         }
+        self.note(hit.rule, t, || "matched → MATCHED document".into());
         self.stats.transitions += 1;
         out.push(Transition {
             rule: hit.rule,

@@ -729,7 +729,11 @@ fn a_changed_rule_starts_afresh_and_others_keep_state() {
 #[test]
 fn a_flapping_alert_holds_its_resolution_and_folds_refires_into_one_episode() {
     let set = rules(vec![("waiting", true, threshold(1, 1, 1))]);
-    let inputs: Vec<Input> = [0, 120, 240, 360, 480].iter().enumerate().map(|(i, &s)| hit(0, s, i as u64)).collect();
+    let inputs: Vec<Input> = [0, 120, 240, 360, 480]
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| hit(0, s, i as u64))
+        .collect();
     let mut c = Correlator::new(Arc::clone(&set), "PRI01".into(), Options::default());
     let mut out = Vec::new();
     for i in inputs {
@@ -737,11 +741,24 @@ fn a_flapping_alert_holds_its_resolution_and_folds_refires_into_one_episode() {
     }
     c.advance_to(at(3_600), &mut out);
     let view = |out: &[Transition]| -> Vec<(&'static str, i64)> {
-        out.iter().map(|t| (t.status.as_str(), t.time.as_unix_millis() / 1_000 - T0)).collect()
+        out.iter()
+            .map(|t| (t.status.as_str(), t.time.as_unix_millis() / 1_000 - T0))
+            .collect()
     };
     // The fourth episode (from 360) is open when the alert starts flapping:
     // its resolution at 420 is held, the re-firing at 480 is folded in.
-    assert_eq!(view(&out), vec![("firing", 0), ("resolved", 60), ("firing", 120), ("resolved", 180), ("firing", 240), ("resolved", 300), ("firing", 360)]);
+    assert_eq!(
+        view(&out),
+        vec![
+            ("firing", 0),
+            ("resolved", 60),
+            ("firing", 120),
+            ("resolved", 180),
+            ("firing", 240),
+            ("resolved", 300),
+            ("firing", 360)
+        ]
+    );
     // Quiet for the flap window after the last resolution (540): sent late,
     // stamped with the real resolution time, closing the open episode.
     let mut c = roundtrip(&c, &set);
@@ -767,7 +784,9 @@ fn groups_beyond_the_cap_evict_the_least_recently_active_one() {
         }),
     )]);
     let grouped = |secs, offset, inbox: &str| {
-        let Input::Hit(mut h) = hit(0, secs, offset) else { unreachable!() };
+        let Input::Hit(mut h) = hit(0, secs, offset) else {
+            unreachable!()
+        };
         h.group = Box::new([Box::from(inbox)]);
         Input::Hit(h)
     };
@@ -779,7 +798,13 @@ fn groups_beyond_the_cap_evict_the_least_recently_active_one() {
     let mut out = Vec::new();
     // a and b fill the cap; c evicts a (least recent); a's second hit then
     // evicts b and starts a fresh window: no firing for a.
-    for i in [grouped(0, 1, "a"), grouped(10, 2, "b"), grouped(20, 3, "c"), grouped(30, 4, "a"), grouped(40, 5, "c")] {
+    for i in [
+        grouped(0, 1, "a"),
+        grouped(10, 2, "b"),
+        grouped(20, 3, "c"),
+        grouped(30, 4, "a"),
+        grouped(40, 5, "c"),
+    ] {
         c.apply(i, &mut out);
     }
     assert_eq!(c.stats().evicted, 2);

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::event::{Hit, RuleId};
 use crate::rule::RuleKind;
-use crate::time::Timestamp;
+use crate::time::{Timestamp, format_duration};
 
 /// One group of a threshold rule.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -51,7 +51,13 @@ impl Correlator {
         let RuleState::Threshold(groups) = &mut self.states[hit.rule.index()] else {
             return;
         };
-        if !super::admit(groups, &hit.group, self.options.max_groups, &mut self.stats, &rule.id) {
+        if !super::admit(
+            groups,
+            &hit.group,
+            self.options.max_groups,
+            &mut self.stats,
+            &rule.id,
+        ) {
             return;
         }
         let state = groups.entry(hit.group.clone()).or_default();
@@ -59,9 +65,13 @@ impl Correlator {
         push_capped(&mut state.evidence, evidence_of(&hit, t), max_evidence);
         if state.firing.is_some() {
             state.episode_count += 1;
+            let n = state.episode_count;
             let due = t.saturating_add(spec.resolve_after);
             self.timers
                 .schedule(&mut state.armed, hit.rule, &hit.group, due);
+            self.note(hit.rule, t, || {
+                format!("match while firing ({n} in this episode); resolves at {due} unless another comes")
+            });
             return;
         }
         state.recent.push_back(t);
@@ -77,6 +87,17 @@ impl Correlator {
             state.recent.pop_front();
         }
         if state.recent.len() < spec.count as usize {
+            let (n, first) = (state.recent.len(), state.recent.front().copied());
+            self.note(hit.rule, t, || {
+                format!(
+                    "match {n} of {} within {}{}: not firing yet",
+                    spec.count,
+                    format_duration(spec.window),
+                    first.filter(|_| n > 1).map_or(String::new(), |f| format!(
+                        " (window opened by the match at {f})"
+                    ))
+                )
+            });
             return;
         }
         // Fire at the record that completes the count.
@@ -103,6 +124,14 @@ impl Correlator {
             count: Some(count),
             gauge: None,
         };
+        self.note(hit.rule, t, || {
+            format!(
+                "match {} of {} within {} → FIRING",
+                spec.count,
+                spec.count,
+                format_duration(spec.window)
+            )
+        });
         self.propagate(
             MemberEvent {
                 rule: hit.rule,
@@ -176,6 +205,16 @@ impl Correlator {
         }
         state.firing = None;
         state.recent.clear();
+        let since_last = format_duration(spec.resolve_after);
+        self.note(rule_id, resolve_at, || {
+            format!("no match for {since_last} since {last} → RESOLVED")
+        });
+        let RuleState::Threshold(groups) = &mut self.states[rule_id.index()] else {
+            return;
+        };
+        let Some(state) = groups.get_mut(key) else {
+            return;
+        };
         let count = state.episode_count;
         let evidence: Vec<Evidence> = state.evidence.iter().cloned().collect();
         state.evidence.clear();

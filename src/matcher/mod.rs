@@ -194,6 +194,15 @@ struct SourceLanes {
     raw: Option<Lane>,
 }
 
+/// What [`Matcher::explain`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The rule matches the record.
+    Matched,
+    /// The text test matched but a filter rejected the record: which, and why.
+    Rejected(String),
+}
+
 /// One compiled `match` or `threshold` line condition.
 #[derive(Debug)]
 struct LineRule {
@@ -435,6 +444,56 @@ impl Matcher {
                 }
             })
             .collect()
+    }
+
+    /// Why `rule` does or does not match `record`, for `replay --explain`:
+    /// `None` when the rule's text test does not match (the common case,
+    /// not worth a word); otherwise the verdict, naming the filter that
+    /// rejected the record.
+    ///
+    /// # Performance
+    /// Runs the rule's own test alone; for explaining one rule, not for the
+    /// hot path.
+    pub fn explain(&self, rule: RuleId, record: &Record<'_>) -> Option<Verdict> {
+        let at = self.rules.binary_search_by_key(&rule, |r| r.id).ok()?;
+        let rule = &self.rules[at];
+        let text = rule.text_of(record);
+        if !rule.text.is_match(text) {
+            return None;
+        }
+        if let Some(nc) = &rule.not_contains
+            && nc.find(text.as_bytes()).is_some()
+        {
+            return Some(Verdict::Rejected(format!(
+                "contains the not_contains text {:?}",
+                String::from_utf8_lossy(nc.needle())
+            )));
+        }
+        if let Some(want) = &rule.component
+            && record.component.is_none_or(|c| !same_component(c, want))
+        {
+            return Some(Verdict::Rejected(format!(
+                "component is {:?}, the rule wants {want:?}",
+                record.component.unwrap_or("(none)")
+            )));
+        }
+        if let Some(min) = rule.severity_at_least
+            && record.severity.is_none_or(|s| s < min)
+        {
+            return Some(Verdict::Rejected(format!(
+                "severity is {}, the rule wants at least {}",
+                record.severity.map_or("(none)", Severity::as_str),
+                min.as_str()
+            )));
+        }
+        if rule.thread.is_some() && record.thread != rule.thread {
+            return Some(Verdict::Rejected(format!(
+                "thread is {}, the rule wants {}",
+                record.thread.map_or("(none)".to_owned(), |t| t.to_string()),
+                rule.thread.map_or(String::new(), |t| t.to_string())
+            )));
+        }
+        Some(Verdict::Matched)
     }
 
     /// Number of line rules compiled.

@@ -127,7 +127,9 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
     let mut positions: Option<Checkpoints> = None;
     let mut consistent = false;
     let mut dirty = false;
-    let mut since_save = Stopwatch::start();
+    // The first consistent state is saved at once: a crash in the first
+    // second must not turn the files present at start into "history" again.
+    let mut since_save: Option<Stopwatch> = None;
     let save = |engine: &Engine, positions: &Checkpoints| {
         let snapshot = AgentState {
             checkpoints: positions.clone(),
@@ -153,16 +155,24 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
                     dirty |= positions.as_ref() != Some(&p);
                     positions = Some(p);
                 }
+                if let Some(files) = batch.ready {
+                    if let Some(p) = &positions {
+                        save(&engine, p);
+                    }
+                    dirty = false;
+                    since_save = Some(Stopwatch::start());
+                    tracing::info!(files, "agent ready: following files");
+                }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if dirty && consistent && since_save.elapsed() >= Duration::from_secs(1) {
+        if dirty && consistent && since_save.is_none_or(|s| s.elapsed() >= Duration::from_secs(1)) {
             if let Some(p) = &positions {
                 save(&engine, p);
             }
             dirty = false;
-            since_save = Stopwatch::start();
+            since_save = Some(Stopwatch::start());
         }
     }
     let (ingest, tail) = reader.join().map_err(|_| PipelineError::Thread("reader"))?;
@@ -223,13 +233,19 @@ impl Reader {
                 self.tailer.rescan(now);
                 since_rescan = Some(Stopwatch::start());
                 if first {
+                    // Where every file starts, before anything is read: the
+                    // engine saves it at once, so that a crash before the
+                    // next save re-reads from here instead of treating the
+                    // files as history again.
                     let stats = self.tailer.stats();
-                    tracing::info!(
-                        files = stats.files_open + stats.files_parked,
-                        sources = self.rules.sources.len(),
-                        gauges = self.rules.gauges.len(),
-                        "agent ready: following files"
-                    );
+                    let batch = Batch {
+                        positions: Some(self.tailer.checkpoints()),
+                        ready: Some(stats.files_open + stats.files_parked),
+                        ..Batch::default()
+                    };
+                    if self.tx.send(batch).is_err() {
+                        return (self.ingest.stats().clone(), self.tailer.stats());
+                    }
                 }
             } else {
                 // Between folder rescans, check the files already followed.
@@ -261,6 +277,7 @@ impl Reader {
                     inputs,
                     watermark: (i == last && caught_up).then_some(now),
                     positions: if i == last { positions.clone() } else { None },
+                    ready: None,
                 };
                 if self.tx.send(batch).is_err() {
                     return (self.ingest.stats().clone(), self.tailer.stats());

@@ -41,6 +41,9 @@ pub struct Batch {
     pub watermark: Option<Timestamp>,
     /// Tail positions covering every input sent so far (live mode).
     pub positions: Option<Checkpoints>,
+    /// The first batch of a live run, sent after the first scan and before
+    /// anything is read: the number of files followed.
+    pub ready: Option<u64>,
 }
 
 /// Errors that stop the pipeline.

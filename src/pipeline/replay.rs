@@ -20,8 +20,8 @@ use globset::GlobBuilder;
 use super::{BATCH, Batch, CHANNEL_DEPTH, PipelineError};
 use crate::alert::Context;
 use crate::correlate::Options;
-use crate::engine::Engine;
-use crate::event::{FileKey, Input, SourceId};
+use crate::engine::{Engine, NoteObserver};
+use crate::event::{FileKey, Input, RuleId, SourceId};
 use crate::ingest::{Ingest, IngestStats};
 use crate::matcher::Matcher;
 use crate::output::Output;
@@ -231,6 +231,7 @@ pub fn run(
     files: &[ReplayFile],
     outputs: Vec<Box<dyn Output>>,
     clock: Arc<dyn Clock>,
+    explain: Option<(RuleId, NoteObserver)>,
 ) -> Result<ReplayReport, PipelineError> {
     let matcher = Matcher::new(&rules)?;
     let mut ingest = Ingest::new(
@@ -245,6 +246,10 @@ pub fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let (tx, rx) = bounded::<Batch>(CHANNEL_DEPTH);
     let mut engine = Engine::new(Arc::clone(&rules), ctx, Options::default(), outputs, clock);
+    if let Some((rule, observer)) = explain {
+        ingest.set_explain(Some(rule));
+        engine.explain(rule, observer);
+    }
     let engine_thread = std::thread::Builder::new()
         .name("engine".into())
         .spawn(move || {

@@ -166,6 +166,16 @@ impl Agent {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Kills the agent with SIGKILL (a crash) and waits for it.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+    }
+
     /// Stops the agent gracefully (SIGTERM) and waits for it.
     pub fn stop(mut self) -> Stopped {
         let status = terminate(self.child.take().unwrap());
@@ -252,4 +262,22 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0 % n
     }
+}
+
+/// An SMS (ConfigMgr) line stamped with the current time in UTC.
+pub fn sms_now(message: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let t = logwarden::time::Timestamp::from_unix_nanos(now.as_nanos() as i64).to_civil_utc();
+    format!(
+        "{message}  $$<SMS_DESPOOLER><{:02}-{:02}-{:04} {:02}:{:02}:{:02}.{:03}+000><thread=4844 (0x12EC)>\r\n",
+        t.month,
+        t.day,
+        t.year,
+        t.hour,
+        t.minute,
+        t.second,
+        t.nanos / 1_000_000
+    )
 }

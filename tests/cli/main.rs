@@ -18,4 +18,5 @@ mod agent;
 mod check;
 mod formats;
 mod replay;
+mod restart;
 mod ruletest;

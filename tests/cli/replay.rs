@@ -89,3 +89,56 @@ fn lines_a_minute_apart_fire_at_the_third_lines_time_and_replays_are_identical()
     };
     assert_eq!(strip(first), strip(replay(&site)));
 }
+
+#[test]
+fn explain_shows_why_each_record_did_or_did_not_move_the_rule() {
+    let site = Site::new();
+    site.write(
+        "rules.toml",
+        RULES.replace("count = 3", "component = \"SMS_DESPOOLER\"\ncount = 3"),
+    );
+    let mut text: String = [0, 1].iter().map(|m| sms_line(*m)).collect();
+    text.push_str(&sms_line(2).replace("SMS_DESPOOLER", "SMS_OTHER"));
+    text.push_str(&sms_line(3));
+    site.write("site/Logs/despool.log", text);
+    let out = bin()
+        .arg("replay")
+        .arg("--rules")
+        .arg(site.path("rules.toml"))
+        .arg("--explain")
+        .arg("waiting")
+        .arg(site.path("site/Logs/despool.log"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let steps: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.rsplit("  ").next().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "match 1 of 3 within 10m: not firing yet",
+            "match 2 of 3 within 10m (window opened by the match at 2009-01-15T10:00:00.000Z): not firing yet",
+            "the pattern matches but component is \"SMS_OTHER\", the rule wants \"SMS_DESPOOLER\": not counted",
+            "match 3 of 3 within 10m → FIRING",
+        ],
+        "{stdout}"
+    );
+    let bad = bin()
+        .arg("replay")
+        .arg("--rules")
+        .arg(site.path("rules.toml"))
+        .arg("--explain")
+        .arg("nope")
+        .arg(site.path("site/Logs/despool.log"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no such rule"));
+}
