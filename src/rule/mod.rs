@@ -79,6 +79,7 @@
 //! reported: the rest of that file cannot be read reliably.
 
 mod compile;
+mod overlay;
 pub mod model;
 mod pattern;
 mod raw;
