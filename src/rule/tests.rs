@@ -1055,3 +1055,27 @@ fn merged_tables_report_each_problem_in_the_file_of_its_key() {
         ]
     );
 }
+
+#[test]
+fn every_bundled_rule_says_what_it_is_and_what_to_do() {
+    let set = compile(&bundled()).unwrap();
+    let mut missing = Vec::new();
+    for (i, r) in set.rules.iter().enumerate() {
+        if set.fed_gauge(RuleId(i as u32)).is_some() {
+            continue;
+        }
+        let m = &r.meta;
+        for (what, ok) in [
+            ("name", m.name.is_some()),
+            ("description", m.description.is_some()),
+            ("reference", m.reference.is_some()),
+            ("recommendation", m.recommendation.as_ref().is_some_and(|t| t.len() > 40)),
+            ("tags", !m.tags.is_empty()),
+        ] {
+            if !ok {
+                missing.push(format!("{}: {what}", r.id));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}
