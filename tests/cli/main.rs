@@ -17,5 +17,6 @@ mod harness;
 mod agent;
 mod check;
 mod formats;
+mod golden;
 mod replay;
 mod ruletest;
