@@ -313,7 +313,15 @@ contains = "despooling threads"
         let path: Arc<str> = Arc::from("Logs/x.log");
         let mut out = Vec::new();
         let wall = live.then_some(at);
-        ingest.record(SourceId(source), FileKey(1), &path, &record, at, wall, &mut out);
+        ingest.record(
+            SourceId(source),
+            FileKey(1),
+            &path,
+            &record,
+            at,
+            wall,
+            &mut out,
+        );
         let got: Vec<String> = out
             .iter()
             .map(|i| match i {
@@ -342,7 +350,13 @@ contains = "despooling threads"
             false,
             &["gauge 0 files=812 bytes=0 age=0s at 1000"],
         );
-        check(&mut i, 0, r"File count for directory E:\SMS\inboxes\ddm.box is 3.", false, &[]);
+        check(
+            &mut i,
+            0,
+            r"File count for directory E:\SMS\inboxes\ddm.box is 3.",
+            false,
+            &[],
+        );
         // A line rule and a gauge's feed on the same record: a hit and a sample.
         check(
             &mut i,

@@ -299,7 +299,11 @@ fn sms20(logs: &Path, rng: &mut Rng) -> io::Result<()> {
         if !inside(t, &down) && !inside(t, &[hung]) {
             let file = rng.name(8);
             despool.at(t, thread, "~Waiting for ready instruction file....");
-            despool.at(t + 20, thread, format!("~Found ready instruction {file}.INS"));
+            despool.at(
+                t + 20,
+                thread,
+                format!("~Found ready instruction {file}.INS"),
+            );
             despool.at(
                 t + 21,
                 thread,
@@ -323,21 +327,35 @@ fn sms20(logs: &Path, rng: &mut Rng) -> io::Result<()> {
     // KB Q260366: the hang after the backup.
     let mut w = services_back + 4 * MINUTE;
     while w < operator_restart {
-        despool.at(w, thread_at(w), "Waiting for an available despooling thread");
+        despool.at(
+            w,
+            thread_at(w),
+            "Waiting for an available despooling thread",
+        );
         w += 5 * MINUTE;
     }
 
     let mut backup_log = Log::new("smsbkup.log", "SMS_SITE_BACKUP");
     backup_log.at(backup, 212, "Stopping all SMS services...");
-    backup_log.at(backup + MINUTE, 212, r"Backing up the site database to D:\SMSbackup\SiteDBServer...");
-    backup_log.at(backup + 3 * MINUTE, 212, r"Backing up the site server files to D:\SMSbackup\SiteServer...");
+    backup_log.at(
+        backup + MINUTE,
+        212,
+        r"Backing up the site database to D:\SMSbackup\SiteDBServer...",
+    );
+    backup_log.at(
+        backup + 3 * MINUTE,
+        212,
+        r"Backing up the site server files to D:\SMSbackup\SiteServer...",
+    );
     backup_log.at(backup + 5 * MINUTE, 212, "Backup completed");
     backup_log.at(services_back, 212, "Starting all SMS services...");
 
     let mut crash_logs = Vec::new();
     for (i, c) in crashes.iter().enumerate() {
         let (h, m) = (c / HOUR, c % HOUR / MINUTE);
-        let folder = logs.join("CrashDumps").join(format!("20010116_{h:02}{m:02}00_smsexec"));
+        let folder = logs
+            .join("CrashDumps")
+            .join(format!("20010116_{h:02}{m:02}00_smsexec"));
         fs::create_dir_all(&folder)?;
         let text = format!(
             "================================================\r\nEXCEPTION INFORMATION\r\n\r\nTime = 01/16/2001 {h:02}:{m:02}:00\r\nService name = SMS_EXECUTIVE\r\nThread name = SMS_SITE_SYSTEM_STATUS_SUMMARIZER\r\nExecutable = C:\\SMS\\bin\\i386\\smsexec.exe\r\nProcess ID = {}\r\nThread ID = {}\r\nInstruction address = 0x7800153D\r\nException = 0xC0000005 (EXCEPTION_ACCESS_VIOLATION)\r\nDescription = \"The thread tried to read from the virtual address 0x00000000 for which it does not have the appropriate access.\"\r\n",
@@ -362,15 +380,33 @@ fn sms20(logs: &Path, rng: &mut Rng) -> io::Result<()> {
     while t < end {
         if !inside(t, &[(sqlmon_hang, sqlmon_restart)]) {
             let table = tables[rng.range(0, 3) as usize];
-            sqlmon.at(t, 282, format!("CTriggerManager::ProcessTrigger - change in table {table}"));
-            sqlmon.at(t + 2, 282, "CTriggerManager::RouteFiles - waiting on named pipe...");
+            sqlmon.at(
+                t,
+                282,
+                format!("CTriggerManager::ProcessTrigger - change in table {table}"),
+            );
+            sqlmon.at(
+                t + 2,
+                282,
+                "CTriggerManager::RouteFiles - waiting on named pipe...",
+            );
         }
         t += rng.range(3 * MINUTE, 9 * MINUTE);
     }
     // KB Q247852: the last line, then nothing until the service is restarted.
-    sqlmon.lines.retain(|(t, _, _)| !(sqlmon_hang - 10 * MINUTE..sqlmon_restart).contains(t));
-    sqlmon.at(sqlmon_hang, 282, "CTriggerManager::ProcessTrigger - change in table Collections");
-    sqlmon.at(sqlmon_hang + 1, 282, "CTriggerManager::RouteFiles - waiting on named pipe...");
+    sqlmon
+        .lines
+        .retain(|(t, _, _)| !(sqlmon_hang - 10 * MINUTE..sqlmon_restart).contains(t));
+    sqlmon.at(
+        sqlmon_hang,
+        282,
+        "CTriggerManager::ProcessTrigger - change in table Collections",
+    );
+    sqlmon.at(
+        sqlmon_hang + 1,
+        282,
+        "CTriggerManager::RouteFiles - waiting on named pipe...",
+    );
     sqlmon.at(sqlmon_restart, 412, "SMS_SQL_MONITOR service started.");
 
     let mut ddm = Log::new("ddm.log", "SMS_DISCOVERY_DATA_MANAGER");
@@ -390,9 +426,24 @@ fn sms20(logs: &Path, rng: &mut Rng) -> io::Result<()> {
     while t < end {
         if !inside(t, &down) {
             let pkg = format!("PS1000{:02}", rng.range(1, 60));
-            distmgr.at(t, 225, format!("Found package properties updated notification for package '{pkg}'"));
-            distmgr.at(t + 1, 225, format!("~Starting package processing thread,thread ID = {}", 297 + rng.range(1, 40)));
-            distmgr.at(t + rng.range(60, 300), 297, format!("Successfully updated the package {pkg}"));
+            distmgr.at(
+                t,
+                225,
+                format!("Found package properties updated notification for package '{pkg}'"),
+            );
+            distmgr.at(
+                t + 1,
+                225,
+                format!(
+                    "~Starting package processing thread,thread ID = {}",
+                    297 + rng.range(1, 40)
+                ),
+            );
+            distmgr.at(
+                t + rng.range(60, 300),
+                297,
+                format!("Successfully updated the package {pkg}"),
+            );
         }
         t += rng.range(10 * MINUTE, 25 * MINUTE);
     }
@@ -417,9 +468,24 @@ fn configmgr(logs: &Path, rng: &mut Rng) -> io::Result<()> {
         if !inside(t, &[(saturated.0 - 10 * MINUTE, saturated.1 + 5 * MINUTE)]) {
             let worker = 3000 + rng.range(1, 900) as u32;
             let used = rng.range(0, 1);
-            despool.at(t, main, format!("~Found ready instruction {}.sni", rng.name(8).to_lowercase()));
-            despool.at(t + 1, main, format!("~Used {used} out of 3 despooling threads"));
-            despool.at(t + 1, main, format!("~Created a new despooling thread {worker:X}"));
+            despool.at(
+                t,
+                main,
+                format!(
+                    "~Found ready instruction {}.sni",
+                    rng.name(8).to_lowercase()
+                ),
+            );
+            despool.at(
+                t + 1,
+                main,
+                format!("~Used {used} out of 3 despooling threads"),
+            );
+            despool.at(
+                t + 1,
+                main,
+                format!("~Created a new despooling thread {worker:X}"),
+            );
             despool.at(
                 t + 2,
                 worker,
@@ -445,10 +511,18 @@ fn configmgr(logs: &Path, rng: &mut Rng) -> io::Result<()> {
     .into_iter()
     .enumerate()
     {
-        despool.at(at, main, format!("~Found ready instruction 202sqc{i:02}.sni"));
+        despool.at(
+            at,
+            main,
+            format!("~Found ready instruction 202sqc{i:02}.sni"),
+        );
         despool.at(at + 1, main, "~Used 3 out of 3 despooling threads");
     }
-    despool.at(saturated.1, 3816, "~Despooler successfully executed one instruction.");
+    despool.at(
+        saturated.1,
+        3816,
+        "~Despooler successfully executed one instruction.",
+    );
 
     // Inbox Monitor: a count per inbox every quarter hour.
     let mut inboxmon = Log::new("inboxmon.log", "SMS_INBOX_MONITOR");
@@ -477,7 +551,11 @@ fn configmgr(logs: &Path, rng: &mut Rng) -> io::Result<()> {
             ("distmgr.box", rng.range(0, 4)),
             ("hman.box", rng.range(0, 2)),
         ] {
-            inboxmon.at(t, 5480, format!("File count for directory {root}\\{dir} is {count}."));
+            inboxmon.at(
+                t,
+                5480,
+                format!("File count for directory {root}\\{dir} is {count}."),
+            );
         }
         t += 15 * MINUTE;
     }
@@ -487,34 +565,80 @@ fn configmgr(logs: &Path, rng: &mut Rng) -> io::Result<()> {
     let main = 4824;
     let mut t = rng.range(5 * MINUTE, 15 * MINUTE);
     while t < end {
-        if !inside(t, &[(distmgr_stuck.0 - 15 * MINUTE, distmgr_stuck.1 + 5 * MINUTE)]) {
+        if !inside(
+            t,
+            &[(distmgr_stuck.0 - 15 * MINUTE, distmgr_stuck.1 + 5 * MINUTE)],
+        ) {
             let pkg = format!("PS1000{:02}", rng.range(1, 60));
             let worker = 2000 + rng.range(1, 900) as u32;
-            distmgr.at(t, main, format!("Found package properties updated notification for package '{pkg}'"));
-            distmgr.at(t, main, format!("Adding package '{pkg}' to package processing queue."));
-            distmgr.at(t + 1, main, format!("~Currently using {} out of 3 allowed package processing threads.", rng.range(0, 1)));
+            distmgr.at(
+                t,
+                main,
+                format!("Found package properties updated notification for package '{pkg}'"),
+            );
+            distmgr.at(
+                t,
+                main,
+                format!("Adding package '{pkg}' to package processing queue."),
+            );
+            distmgr.at(
+                t + 1,
+                main,
+                format!(
+                    "~Currently using {} out of 3 allowed package processing threads.",
+                    rng.range(0, 1)
+                ),
+            );
             distmgr.at(t + 1, main, format!("~Started package processing thread for package '{pkg}', thread ID = 0x{worker:X} ({worker})"));
             let done = t + rng.range(2 * MINUTE, 8 * MINUTE);
-            distmgr.at(done, worker, format!("~Processing package {pkg} (SourceVersion:1;StoredVersion:1)"));
-            distmgr.at(done + 1, worker, format!("~Exiting package processing thread for package {pkg}."));
+            distmgr.at(
+                done,
+                worker,
+                format!("~Processing package {pkg} (SourceVersion:1;StoredVersion:1)"),
+            );
+            distmgr.at(
+                done + 1,
+                worker,
+                format!("~Exiting package processing thread for package {pkg}."),
+            );
         }
         t += rng.range(12 * MINUTE, 25 * MINUTE);
     }
     // Three packages take every thread; a fourth waits; none finishes before 03:50.
-    for (i, at) in [distmgr_stuck.0, distmgr_stuck.0 + 15 * MINUTE, distmgr_stuck.0 + 35 * MINUTE]
-        .into_iter()
-        .enumerate()
+    for (i, at) in [
+        distmgr_stuck.0,
+        distmgr_stuck.0 + 15 * MINUTE,
+        distmgr_stuck.0 + 35 * MINUTE,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let pkg = format!("PS10002{i}");
-        distmgr.at(at, main, format!("Adding package '{pkg}' to package processing queue."));
-        distmgr.at(at + 1, main, "~Currently using 3 out of 3 allowed package processing threads.");
+        distmgr.at(
+            at,
+            main,
+            format!("Adding package '{pkg}' to package processing queue."),
+        );
+        distmgr.at(
+            at + 1,
+            main,
+            "~Currently using 3 out of 3 allowed package processing threads.",
+        );
     }
-    distmgr.at(distmgr_stuck.1, 2364, "~Exiting package processing thread for package PS100020.");
+    distmgr.at(
+        distmgr_stuck.1,
+        2364,
+        "~Exiting package processing thread for package PS100020.",
+    );
 
     let mut backup_log = Log::new("smsbkup.log", "SMS_SITE_BACKUP");
     let b = 30 * MINUTE;
     backup_log.at(b, 3452, "Starting the backup task...");
-    backup_log.at(b + 4 * MINUTE, 3452, "Backup completed - Tue Jan 16 00:34:00 2024");
+    backup_log.at(
+        b + 4 * MINUTE,
+        3452,
+        "Backup completed - Tue Jan 16 00:34:00 2024",
+    );
     backup_log.at(
         b + 4 * MINUTE,
         3452,
@@ -524,7 +648,11 @@ fn configmgr(logs: &Path, rng: &mut Rng) -> io::Result<()> {
     let mut ddm = Log::new("ddm.log", "SMS_DISCOVERY_DATA_MANAGER");
     let mut t = rng.range(MINUTE, 3 * MINUTE);
     while t < end {
-        ddm.at(t, 5212, format!("~Processing file {}.DDR", rng.name(8).to_lowercase()));
+        ddm.at(
+            t,
+            5212,
+            format!("~Processing file {}.DDR", rng.name(8).to_lowercase()),
+        );
         t += rng.range(2 * MINUTE, 7 * MINUTE);
     }
 
@@ -533,8 +661,16 @@ fn configmgr(logs: &Path, rng: &mut Rng) -> io::Result<()> {
     while t < end {
         let pkg = format!("PS1000{:02}", rng.range(1, 60));
         let key = 1_035_000 + rng.range(1, 999);
-        dbmon.at(t, 1792, format!("RCV: INSERT on PkgNotification for PkgNotify_Add [{pkg}   ][{key}]"));
-        dbmon.at(t, 1792, format!(r"SND: Dropped {root}\distmgr.box\{pkg}.PKN [{key}]"));
+        dbmon.at(
+            t,
+            1792,
+            format!("RCV: INSERT on PkgNotification for PkgNotify_Add [{pkg}   ][{key}]"),
+        );
+        dbmon.at(
+            t,
+            1792,
+            format!(r"SND: Dropped {root}\distmgr.box\{pkg}.PKN [{key}]"),
+        );
         t += rng.range(3 * MINUTE, 10 * MINUTE);
     }
 

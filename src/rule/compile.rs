@@ -344,7 +344,12 @@ pub(crate) fn compile(files: &[RuleText]) -> Result<RuleSet, Diagnostics> {
         .map(|(i, f)| (f.path.as_path(), i))
         .collect();
     let mut all: Vec<_> = docs.into_iter().flat_map(|d| d.diags).collect();
-    all.sort_by_key(|d| (order.get(d.file.as_path()).copied().unwrap_or(usize::MAX), d.span.start));
+    all.sort_by_key(|d| {
+        (
+            order.get(d.file.as_path()).copied().unwrap_or(usize::MAX),
+            d.span.start,
+        )
+    });
     if all.is_empty() {
         Ok(set)
     } else {
@@ -401,9 +406,17 @@ fn read_file(
                                 let Some(root) = merged.roots.get(at - merged.first) else {
                                     continue;
                                 };
-                                decls.push(read_decl(&mut docs[*at], *at, kind, root, header.clone()));
+                                decls.push(read_decl(
+                                    &mut docs[*at],
+                                    *at,
+                                    kind,
+                                    root,
+                                    header.clone(),
+                                ));
                             }
-                            None => decls.push(read_decl(&mut docs[file], file, kind, t, item.span())),
+                            None => {
+                                decls.push(read_decl(&mut docs[file], file, kind, t, item.span()))
+                            }
                         },
                         other => docs[file].error(
                             item.span(),

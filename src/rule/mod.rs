@@ -79,8 +79,8 @@
 //! reported: the rest of that file cannot be read reliably.
 
 mod compile;
-mod overlay;
 pub mod model;
+mod overlay;
 mod pattern;
 mod raw;
 pub mod testfile;

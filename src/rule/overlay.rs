@@ -210,7 +210,11 @@ fn read_override<'m, 't, 'i>(
     let id_field = match s.field("id") {
         Some(f) => f,
         None => {
-            doc.missing(&s, "id", "id = \"despoolr-backlog\" (the rule, source or gauge to change)");
+            doc.missing(
+                &s,
+                "id",
+                "id = \"despoolr-backlog\" (the rule, source or gauge to change)",
+            );
             return None;
         }
     };
@@ -219,12 +223,15 @@ fn read_override<'m, 't, 'i>(
     let Some(target) = targets.get(&id) else {
         let extra = match suggest(&id, targets.keys().map(String::as_str)) {
             Some(best) => format!("did you mean {best:?}?"),
-            None if !pack_loaded && pack_ids().iter().any(|p| *p == id) => format!(
+            None if !pack_loaded && pack_ids().contains(&id) => format!(
                 "{id:?} is in the bundled pack: add bundled = true at the top of this file to build on it"
             ),
             None => "no rule, source or gauge of the loaded files has this id".to_owned(),
         };
-        doc.error(id_span, format!("unknown id {id:?} in [[override]] ({extra})"));
+        doc.error(
+            id_span,
+            format!("unknown id {id:?} in [[override]] ({extra})"),
+        );
         return None;
     };
     let kind = target.at.1;
@@ -395,7 +402,8 @@ fn pack_ids() -> Vec<String> {
     for f in super::bundled() {
         let (root, _) = DeTable::parse_recoverable(&f.text);
         for kind in KINDS {
-            if let Some(DeValue::Array(items)) = root.get_ref().get(kind.key()).map(|v| v.get_ref()) {
+            if let Some(DeValue::Array(items)) = root.get_ref().get(kind.key()).map(|v| v.get_ref())
+            {
                 for item in items.iter() {
                     if let Some(id) = item
                         .get_ref()

@@ -62,7 +62,14 @@ pub(crate) struct SpanMap<'a> {
 impl<'a> SpanMap<'a> {
     /// Records that `len` bytes at `at` of the synthetic text are a copy of
     /// the bytes at `from` of `text`, the contents of `path`.
-    pub(crate) fn piece(&mut self, at: usize, len: usize, path: &'a Path, text: &'a str, from: usize) {
+    pub(crate) fn piece(
+        &mut self,
+        at: usize,
+        len: usize,
+        path: &'a Path,
+        text: &'a str,
+        from: usize,
+    ) {
         let file = match self
             .files
             .iter()
@@ -222,7 +229,8 @@ impl<'a> Doc<'a> {
 
     /// Where byte `offset` is, for [`Location`] fields of the model.
     pub(crate) fn location(&self, offset: usize) -> Location {
-        let (file, text, offset) = match self.map.as_ref().and_then(|m| m.locate(&(offset..offset))) {
+        let (file, text, offset) = match self.map.as_ref().and_then(|m| m.locate(&(offset..offset)))
+        {
             Some((file, text, span)) => (file, text, span.start),
             None => (self.file, self.text, offset),
         };

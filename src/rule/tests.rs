@@ -883,8 +883,12 @@ fn log_fed_gauge_problems() {
     );
     // The source is resolved like a line rule's.
     check(
-        &format!("{INBOXMON}[[gauge]]\nid = \"d\"\nsource = \"inboxmn\"\nregex = '(?P<files>\\d+)'\n"),
-        &["rules/a.toml:7:10: unknown source \"inboxmn\" in [[gauge]] \"d\" (did you mean \"inboxmon\"?)"],
+        &format!(
+            "{INBOXMON}[[gauge]]\nid = \"d\"\nsource = \"inboxmn\"\nregex = '(?P<files>\\d+)'\n"
+        ),
+        &[
+            "rules/a.toml:7:10: unknown source \"inboxmn\" in [[gauge]] \"d\" (did you mean \"inboxmon\"?)",
+        ],
     );
 }
 
@@ -902,7 +906,15 @@ fn with_override(text: &str) -> Result<RuleSet, String> {
     ];
     compile(&texts).map_err(|d| {
         d.0.iter()
-            .map(|d| format!("{}:{}:{}: {}", d.file.display(), d.line, d.column, d.message))
+            .map(|d| {
+                format!(
+                    "{}:{}:{}: {}",
+                    d.file.display(),
+                    d.line,
+                    d.column,
+                    d.message
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     })
@@ -987,7 +999,9 @@ fn override_problems_are_located_where_their_keys_are_written() {
     );
     check(
         "[override]\nid = \"x\"\n",
-        &["rules/a.toml:1:1: \"override\" must be an array of tables: write [[override]] with double brackets, not [override]"],
+        &[
+            "rules/a.toml:1:1: \"override\" must be an array of tables: write [[override]] with double brackets, not [override]",
+        ],
     );
 }
 
@@ -1014,7 +1028,12 @@ fn bundled_true_builds_on_the_pack() {
         err.starts_with("site.toml:2:6: unknown id \"q260366-despool-stall\" in [[override]] (\"q260366-despool-stall\" is in the bundled pack: add bundled = true at the top of this file to build on it)"),
         "{err}"
     );
-    check("bundled = \"yes\"\n", &["rules/a.toml:1:11: \"bundled\" in the top level of the file must be true or false, not a string"]);
+    check(
+        "bundled = \"yes\"\n",
+        &[
+            "rules/a.toml:1:11: \"bundled\" in the top level of the file must be true or false, not a string",
+        ],
+    );
     // No file of the pack asks for the pack.
     assert!(pack.iter().all(|f| !f.text.contains("bundled = true")));
 }
@@ -1042,7 +1061,15 @@ fn merged_tables_report_each_problem_in_the_file_of_its_key() {
     let lines: Vec<String> = err
         .0
         .iter()
-        .map(|d| format!("{}:{}:{}: {}", d.file.display(), d.line, d.column, d.message))
+        .map(|d| {
+            format!(
+                "{}:{}:{}: {}",
+                d.file.display(),
+                d.line,
+                d.column,
+                d.message
+            )
+        })
         .collect();
     assert_eq!(
         lines,
@@ -1069,7 +1096,10 @@ fn every_bundled_rule_says_what_it_is_and_what_to_do() {
             ("name", m.name.is_some()),
             ("description", m.description.is_some()),
             ("reference", m.reference.is_some()),
-            ("recommendation", m.recommendation.as_ref().is_some_and(|t| t.len() > 40)),
+            (
+                "recommendation",
+                m.recommendation.as_ref().is_some_and(|t| t.len() > 40),
+            ),
             ("tags", !m.tags.is_empty()),
         ] {
             if !ok {

@@ -46,7 +46,10 @@ fn replay(layout: Layout, seed: u64) -> Vec<Value> {
     generate::generate(&site.root(), layout, seed).unwrap();
     // The bundled pack, with a fixed host name so that groups do not depend
     // on the machine that runs the test.
-    site.write("site.toml", "bundled = true\n\n[defaults]\nhost = \"SMS01\"\n");
+    site.write(
+        "site.toml",
+        "bundled = true\n\n[defaults]\nhost = \"SMS01\"\n",
+    );
     let out = bin()
         .arg("replay")
         .arg("--site")
@@ -92,6 +95,9 @@ fn configmgr_site_replays_to_exactly_its_golden_incidents() {
 #[test]
 fn the_incidents_do_not_depend_on_the_seed() {
     let ids = |docs: Vec<Value>| -> Vec<String> { docs.iter().map(line).collect() };
-    assert_eq!(ids(replay(Layout::ConfigMgr, 7)), golden("configmgr.alerts"));
+    assert_eq!(
+        ids(replay(Layout::ConfigMgr, 7)),
+        golden("configmgr.alerts")
+    );
     assert_eq!(ids(replay(Layout::Sms20, 7)), golden("sms20.alerts"));
 }

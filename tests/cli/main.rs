@@ -18,5 +18,6 @@ mod agent;
 mod check;
 mod formats;
 mod golden;
+mod pack;
 mod replay;
 mod ruletest;
