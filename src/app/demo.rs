@@ -201,9 +201,12 @@ pub fn demo() -> Result<(), AppError> {
 
     println!("logwarden demo: KB Q260366, the despooler stall after a site backup");
     println!("site   {}", site.display());
+    // A log-fed gauge's feed is a rule of the set, not one the reader counts.
+    let own_rules = (0..rules.rules.len())
+        .filter(|&i| rules.fed_gauge(crate::event::RuleId(i as u32)).is_none())
+        .count();
     println!(
-        "rules  the bundled pack ({} rules); alerts also go to {}",
-        rules.rules.len(),
+        "rules  the bundled pack ({own_rules} rules); alerts also go to {}",
         alerts_path.display()
     );
     println!(
