@@ -307,10 +307,18 @@ pub(crate) fn compile(files: &[RuleText]) -> Result<RuleSet, Diagnostics> {
         docs.push(doc);
     }
     let merges = overlay::plan(&mut docs, &roots, wants_pack);
-    let mut merged: HashMap<TableRef, (usize, Range<usize>)> = HashMap::new();
+    let mut merged: HashMap<TableRef, (usize, Range<usize>, String)> = HashMap::new();
     let mut pieces = Vec::with_capacity(merges.len());
     for m in merges {
-        merged.insert(m.target, (docs.len() + merged_texts.len(), m.header));
+        // Named in every message about the merged table: a problem in the
+        // pack's own key may be the override's doing.
+        let by = docs[m.by.0].location(m.by.1);
+        let note = format!(
+            " (changed by the [[override]] at {}:{})",
+            by.file.display(),
+            by.line
+        );
+        merged.insert(m.target, (docs.len() + merged_texts.len(), m.header, note));
         pieces.push((m.target.0, m.pieces));
         merged_texts.push(m.text);
     }
@@ -359,8 +367,9 @@ pub(crate) fn compile(files: &[RuleText]) -> Result<RuleSet, Diagnostics> {
 
 /// The merged tables: which file tables they replace, and their roots.
 struct Merged<'m, 'i> {
-    /// Target table → (its merged document, the header span there).
-    tables: &'m HashMap<TableRef, (usize, Range<usize>)>,
+    /// Target table → (its merged document, the header span there, the note
+    /// that names the override in messages).
+    tables: &'m HashMap<TableRef, (usize, Range<usize>, String)>,
     /// Roots of the merged documents, in document order.
     roots: &'m [DeTable<'i>],
     /// Index of the first merged document.
@@ -402,7 +411,7 @@ fn read_file(
                 for (index, item) in items.iter().enumerate() {
                     match item.get_ref() {
                         DeValue::Table(t) => match merged.tables.get(&(file, kind, index)) {
-                            Some((at, header)) => {
+                            Some((at, header, note)) => {
                                 let Some(root) = merged.roots.get(at - merged.first) else {
                                     continue;
                                 };
@@ -412,11 +421,17 @@ fn read_file(
                                     kind,
                                     root,
                                     header.clone(),
+                                    note,
                                 ));
                             }
-                            None => {
-                                decls.push(read_decl(&mut docs[file], file, kind, t, item.span()))
-                            }
+                            None => decls.push(read_decl(
+                                &mut docs[file],
+                                file,
+                                kind,
+                                t,
+                                item.span(),
+                                "",
+                            )),
                         },
                         other => docs[file].error(
                             item.span(),
@@ -512,16 +527,19 @@ fn read_id(doc: &mut Doc<'_>, f: Field<'_, '_>) -> Option<Name> {
     Some(Spanned::new(f.span(), id))
 }
 
+/// Reads one table; `note` follows its name in messages (a merged table
+/// names the override that changed it).
 fn read_decl(
     doc: &mut Doc<'_>,
     file: usize,
     kind: Kind,
     t: &DeTable<'_>,
     header: Range<usize>,
+    note: &str,
 ) -> Decl {
     let ctx = match t.get("id").and_then(|v| v.get_ref().as_str()) {
-        Some(id) if !id.trim().is_empty() => format!("{} {id:?}", kind.table()),
-        _ => kind.table(),
+        Some(id) if !id.trim().is_empty() => format!("{} {id:?}{note}", kind.table()),
+        _ => format!("{}{note}", kind.table()),
     };
     let s = Section {
         table: t,

@@ -70,6 +70,8 @@ pub(super) struct Merge {
     pub(super) pieces: Vec<(usize, usize, usize, usize)>,
     /// Where the copy of the target's header is in `text`.
     pub(super) header: Range<usize>,
+    /// The first override of the target: its file and the offset of its `id`.
+    pub(super) by: (usize, usize),
 }
 
 /// A `key = value` to put in a merged table: its name, file and spans there.
@@ -393,6 +395,7 @@ fn merge(
         text,
         pieces,
         header,
+        by: (id_file, id_span.start),
     })
 }
 

@@ -990,11 +990,11 @@ fn override_problems_are_located_where_their_keys_are_written() {
         [
             "site.toml:2:6: unknown id \"despoolr-backlg\" in [[override]] (did you mean \"despoolr-backlog\"?)",
             "site.toml:7:1: \"count\" is not a key of [[backlog]] (\"despoolr-backlog\" is a [[backlog]]; its keys are name, description, severity, reference, recommendation, tags, alert, gauge, any, all, for, keep_firing_for)",
-            "site.toml:8:7: invalid duration \"5 minutes\" for \"for\" in [[backlog]] \"despoolr-backlog\": a unit is missing (write a number and a unit: \"250ms\", \"30s\", \"10m\", \"2h\", \"1d\")",
+            "site.toml:8:7: invalid duration \"5 minutes\" for \"for\" in [[backlog]] \"despoolr-backlog\" (changed by the [[override]] at site.toml:6): a unit is missing (write a number and a unit: \"250ms\", \"30s\", \"10m\", \"2h\", \"1d\")",
             "site.toml:10:1: [[override]] \"despool-waiting\" changes nothing: add the keys of the [[threshold]] to replace, e.g. severity = \"high\"",
             "site.toml:13:1: missing key \"id\" in [[override]] (add e.g. id = \"despoolr-backlog\" (the rule, source or gauge to change))",
-            "site.toml:19:13: group_by field \"what\" in [[threshold]] \"despool-waiting\" is neither a named capture of its regex nor one of host.name, component, thread, severity, log.file.path",
-            "site.toml:23:30: unknown rule \"nowhere\" in [[correlate]] \"q260366-despool-stall\" (no rule has this id)",
+            "site.toml:19:13: group_by field \"what\" in [[threshold]] \"despool-waiting\" (changed by the [[override]] at site.toml:17) is neither a named capture of its regex nor one of host.name, component, thread, severity, log.file.path",
+            "site.toml:23:30: unknown rule \"nowhere\" in [[correlate]] \"q260366-despool-stall\" (changed by the [[override]] at site.toml:22) (no rule has this id)",
         ]
     );
     check(
@@ -1075,10 +1075,10 @@ fn merged_tables_report_each_problem_in_the_file_of_its_key() {
         lines,
         [
             // The threshold's own group_by, untouched, no longer names a capture.
-            "rules/a.toml:24:13: group_by field \"box\" in [[threshold]] \"t\" is neither a named capture of its regex nor one of host.name, component, thread, severity, log.file.path",
+            "rules/a.toml:24:13: group_by field \"box\" in [[threshold]] \"t\" (changed by the [[override]] at site.toml:11) is neither a named capture of its regex nor one of host.name, component, thread, severity, log.file.path",
             "site.toml:2:6: cannot override [[correlate]] \"c\": its key \"preceded_by\" (rules/a.toml:14:12) is written as a [table] section or dotted keys; write it inline there (name = value)",
             "site.toml:7:11: write \"severity\" of [[override]] \"m\" as one inline value (name = value on one key, not a [table] section): an override replaces the key whole",
-            "site.toml:13:10: \"window\" in [[threshold]] \"t\" must be longer than 0s",
+            "site.toml:13:10: \"window\" in [[threshold]] \"t\" (changed by the [[override]] at site.toml:11) must be longer than 0s",
         ]
     );
 }
