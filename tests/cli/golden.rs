@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::harness::{Site, assert_schema, bin};
 
+// The generator is the example's module; what only the example uses
+// (`HOURS`, the returned folder list) is dead code here.
 #[path = "../../examples/gen-site/generate.rs"]
 #[allow(dead_code)]
 mod generate;
