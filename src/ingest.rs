@@ -1,10 +1,27 @@
 //! From records to correlator inputs: decides each record's time, asks the
-//! matcher which rules match, builds [`Hit`]s for those, and notes source
-//! activity for `absence` rules.
+//! matcher which rules match, builds [`Hit`]s for those, notes source
+//! activity for `absence` rules, and turns the records that feed a gauge
+//! (`[[gauge]]` with `source` and `regex`) into [`GaugeSample`]s.
 //!
 //! Shared by `run`, `replay` and `test`, so that all three turn the same
 //! record into the same inputs. Pure: the read time and the wall clock (for
 //! the skew check) come in as parameters.
+//!
+//! # Gauges fed from log lines
+//!
+//! A gauge's feed is a building-block match rule with the gauge's id (see
+//! [`crate::rule::model`]); its hits become samples at the record's time,
+//! never hits. The metrics are the regex's captures `files`, `bytes` and
+//! `oldest_age_s` (seconds); a metric the regex does not capture, or whose
+//! group took no part in the match, is 0. A captured value that is not a
+//! whole number (too large, say) is skipped, counted in
+//! [`IngestStats::gauge_rejected`] and logged.
+//!
+//! A gauge that also has a folder (`path`) is sampled from that folder by
+//! the live agent, which sees the folder as it is now: its log feed is used
+//! only where the folder cannot be seen as it was, in `replay` and `test`.
+//! Which of the two applies is told by the wall clock given to
+//! [`Ingest::record`]: only the live agent gives one.
 //!
 //! **Architecture invariant:** a record that matches no rule and feeds no
 //! `absence` rule costs one matcher call and allocates nothing.
@@ -12,7 +29,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::event::{FileKey, Hit, Input, Origin, Record, RuleId, SourceId};
+use crate::event::{FileKey, GaugeId, GaugeSample, Hit, Input, Origin, Record, RuleId, SourceId};
 use crate::matcher::Matcher;
 use crate::rule::{RuleKind, RuleSet};
 use crate::time::Timestamp;
@@ -33,6 +50,21 @@ pub struct IngestStats {
     /// Records whose own timestamp was too far ahead of the wall clock and
     /// was replaced by the read time.
     pub skewed: u64,
+    /// Gauge samples taken from log lines.
+    pub gauge_samples: u64,
+    /// Log lines that matched a gauge's regex with a value that is not a
+    /// whole number (skipped).
+    pub gauge_rejected: u64,
+}
+
+/// What turns a feed rule's hit into a gauge sample.
+#[derive(Clone, Debug)]
+struct Feed {
+    gauge: GaugeId,
+    /// The gauge also has a folder, which the live agent samples instead.
+    folder: bool,
+    /// Positions of `files`, `bytes`, `oldest_age_s` in the rule's group values.
+    slots: [Option<usize>; 3],
 }
 
 /// Turns records into inputs.
@@ -47,6 +79,8 @@ pub struct Ingest {
     last_activity: Vec<Option<Timestamp>>,
     /// Reused buffer of matching rule ids.
     found: Vec<RuleId>,
+    /// Per rule: the gauge it feeds, for the feed rules of log-fed gauges.
+    feeds: Vec<Option<Feed>>,
     skew_tolerance: Duration,
     /// `replay --explain`: the rule whose rejected records are reported.
     explain: Option<RuleId>,
@@ -72,7 +106,21 @@ impl Ingest {
                 }
             }
         }
+        let feeds = (0..rules.rules.len())
+            .map(|i| {
+                let rule = RuleId(i as u32);
+                let gauge = rules.fed_gauge(rule)?;
+                let group = rules.rule(rule).group_by();
+                let slot = |name: &str| group.iter().position(|g| g.name() == name);
+                Some(Feed {
+                    gauge,
+                    folder: rules.gauges[gauge.index()].is_folder(),
+                    slots: [slot("files"), slot("bytes"), slot("oldest_age_s")],
+                })
+            })
+            .collect();
         Ingest {
+            feeds,
             last_activity: vec![None; rules.sources.len()],
             rules,
             matcher,
@@ -169,6 +217,31 @@ impl Ingest {
         }
         self.stats.matched += 1;
         for &rule in &self.found {
+            if let Some(feed) = self.feeds.get(rule.index()).and_then(Option::as_ref) {
+                if !(feed.folder && wall.is_some()) {
+                    let values = self.matcher.group_values(rule, record, path, &self.host);
+                    match sample(feed, &values, time) {
+                        Some(s) => {
+                            self.stats.gauge_samples += 1;
+                            out.push(Input::Gauge(s));
+                        }
+                        None => {
+                            self.stats.gauge_rejected += 1;
+                            if self.stats.gauge_rejected.is_power_of_two() {
+                                tracing::warn!(
+                                    gauge = %self.rules.gauges[feed.gauge.index()].id,
+                                    path = %path,
+                                    offset = record.offset,
+                                    values = ?values,
+                                    count = self.stats.gauge_rejected,
+                                    "a line matched a gauge's regex but a captured value is not a whole number; line skipped"
+                                );
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
             let group = match self.rules.rule(rule).group_by().is_empty() {
                 true => Box::default(),
                 false => self.matcher.group_values(rule, record, path, &self.host),
@@ -186,5 +259,181 @@ impl Ingest {
             }));
         }
         time
+    }
+}
+
+/// The sample a feed rule's group values make: `None` when a captured value
+/// is not a whole number.
+fn sample(feed: &Feed, values: &[Box<str>], time: Timestamp) -> Option<GaugeSample> {
+    let metric = |slot: Option<usize>| -> Option<u64> {
+        match slot.and_then(|i| values.get(i)).map(|v| v.trim()) {
+            None | Some("") => Some(0),
+            Some(v) => v.parse().ok(),
+        }
+    };
+    Some(GaugeSample {
+        gauge: feed.gauge,
+        time,
+        files: metric(feed.slots[0])?,
+        bytes: metric(feed.slots[1])?,
+        oldest_age: Duration::from_secs(metric(feed.slots[2])?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::{RuleText, compile};
+
+    const RULES: &str = r#"
+[[source]]
+id = "inboxmon"
+path = 'Logs\inboxmon.log'
+
+[[source]]
+id = "despool"
+path = 'Logs\despool.log'
+
+[[gauge]]
+id = "receive"
+path = 'Inboxes\despoolr.box\receive'
+source = "inboxmon"
+regex = '(?i)^File count for directory .*\\despoolr\.box\\receive is (?P<files>\d+)\.'
+
+[[gauge]]
+id = "threads"
+source = "despool"
+regex = 'Used (?P<files>\d+) out of \d+ despooling threads|Despooler successfully executed one instruction'
+
+[[match]]
+id = "used"
+source = "despool"
+contains = "despooling threads"
+"#;
+
+    fn ingest() -> Ingest {
+        let set = compile(&[RuleText {
+            path: "rules.toml".into(),
+            text: RULES.to_owned(),
+        }])
+        .unwrap();
+        let rules = Arc::new(set);
+        let matcher = Matcher::new(&rules).unwrap();
+        Ingest::new(rules, matcher, "PRI01".into(), Duration::ZERO)
+    }
+
+    /// Feeds `message` as a record of `source` at second `at`; returns a
+    /// short description of every input it made.
+    fn check(ingest: &mut Ingest, source: u32, message: &str, live: bool, want: &[&str]) {
+        let at = Timestamp::from_unix_secs(1_000);
+        let record = Record {
+            raw: message,
+            message,
+            component: None,
+            thread: None,
+            severity: None,
+            time: Some(at),
+            offset: 7,
+            cut: false,
+        };
+        let path: Arc<str> = Arc::from("Logs/x.log");
+        let mut out = Vec::new();
+        let wall = live.then_some(at);
+        ingest.record(
+            SourceId(source),
+            FileKey(1),
+            &path,
+            &record,
+            at,
+            wall,
+            &mut out,
+        );
+        let got: Vec<String> = out
+            .iter()
+            .map(|i| match i {
+                Input::Gauge(g) => format!(
+                    "gauge {} files={} bytes={} age={}s at {}",
+                    g.gauge.0,
+                    g.files,
+                    g.bytes,
+                    g.oldest_age.as_secs(),
+                    g.time.as_unix_millis() / 1000
+                ),
+                Input::Hit(h) => format!("hit {}", h.rule.0),
+                Input::Activity { .. } => "activity".to_owned(),
+            })
+            .collect();
+        assert_eq!(got, want, "{message}");
+    }
+
+    #[test]
+    fn lines_that_feed_a_gauge_become_samples_at_their_time() {
+        let mut i = ingest();
+        check(
+            &mut i,
+            0,
+            r"File count for directory E:\SMS\inboxes\despoolr.box\receive is 812.",
+            false,
+            &["gauge 0 files=812 bytes=0 age=0s at 1000"],
+        );
+        check(
+            &mut i,
+            0,
+            r"File count for directory E:\SMS\inboxes\ddm.box is 3.",
+            false,
+            &[],
+        );
+        // A line rule and a gauge's feed on the same record: a hit and a sample.
+        check(
+            &mut i,
+            1,
+            "Used 3 out of 3 despooling threads",
+            false,
+            &["hit 0", "gauge 1 files=3 bytes=0 age=0s at 1000"],
+        );
+        // A metric whose group took no part in the match is 0.
+        check(
+            &mut i,
+            1,
+            "Despooler successfully executed one instruction.",
+            false,
+            &["gauge 1 files=0 bytes=0 age=0s at 1000"],
+        );
+        assert_eq!(i.stats().gauge_samples, 3);
+        assert_eq!(i.stats().matched, 3);
+    }
+
+    #[test]
+    fn the_live_agent_samples_a_gauge_with_a_folder_from_the_folder() {
+        let mut i = ingest();
+        check(
+            &mut i,
+            0,
+            r"File count for directory E:\SMS\inboxes\despoolr.box\receive is 812.",
+            true,
+            &[],
+        );
+        // A gauge without a folder is fed from its log, live too.
+        check(
+            &mut i,
+            1,
+            "Used 2 out of 3 despooling threads",
+            true,
+            &["hit 0", "gauge 1 files=2 bytes=0 age=0s at 1000"],
+        );
+    }
+
+    #[test]
+    fn a_value_that_is_not_a_whole_number_is_counted_and_skipped() {
+        let mut i = ingest();
+        check(
+            &mut i,
+            0,
+            r"File count for directory E:\SMS\inboxes\despoolr.box\receive is 99999999999999999999999.",
+            false,
+            &[],
+        );
+        assert_eq!(i.stats().gauge_rejected, 1);
+        assert_eq!(i.stats().gauge_samples, 0);
     }
 }

@@ -13,6 +13,11 @@
 //! by the writer (log timestamps, file times) and the agent (sample times,
 //! read times), so every time in the alerts is the site's own, and the
 //! bundled rules run with their real windows.
+//!
+//! Alerts are shown as an operator would read them: what fired, the records
+//! behind it, the state of the signals it combines, and the recommendation,
+//! read from the document's wire format (SPEC §7) rather than from its Rust
+//! types; the full document is one line in the demo's alert file.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -32,6 +37,9 @@ use crate::time::{Clock, ScaledClock, SystemClock, Timestamp};
 /// Site seconds per real second.
 pub const SPEED: u32 = 40;
 
+/// Width the demo wraps its prose at.
+const WIDTH: usize = 78;
+
 /// What happens, at which site time (seconds from the start).
 enum Step {
     /// A line appended to a log under `Logs`.
@@ -49,7 +57,7 @@ fn script() -> Vec<(u64, Step)> {
     let mut s = vec![
         (
             0,
-            Say("The nightly site backup starts: SMS Site Backup stops the SMS services."),
+            Say("02:00, the nightly site backup: SMS Site Backup stops the SMS services."),
         ),
         (
             0,
@@ -57,6 +65,14 @@ fn script() -> Vec<(u64, Step)> {
                 "smsbkup.log",
                 "SMS_SITE_BACKUP",
                 "Stopping all SMS services...",
+            ),
+        ),
+        (
+            10,
+            Log(
+                "smsbkup.log",
+                "SMS_SITE_BACKUP",
+                "Backing up the site database to D:\\SMSbackup\\SiteDBServer...",
             ),
         ),
         (20, Arrive(3)),
@@ -74,8 +90,16 @@ fn script() -> Vec<(u64, Step)> {
         ),
         (
             50,
+            Log(
+                "Despool.log",
+                "SMS_DESPOOLER",
+                "SMS_EXECUTIVE started SMS_DESPOOLER as thread ID 1284 (0x504).",
+            ),
+        ),
+        (
+            55,
             Say(
-                "Services are back. SMS_EXECUTIVE restarts its threads — and the despooler deadlocks (KB Q260366).",
+                "The services are back and SMS_EXECUTIVE starts its threads, but two of them deadlock (KB Q260366): the despooler waits for a despooling thread that never comes.",
             ),
         ),
     ];
@@ -93,12 +117,24 @@ fn script() -> Vec<(u64, Step)> {
         s.push((100 + i * 25, Arrive(6)));
     }
     s.push((
+        200,
+        Say("logwarden has seen the hang line three times in ten minutes. Alone that proves nothing: a busy despooler waits now and then."),
+    ));
+    s.push((
         300,
-        Say("Instructions keep arriving from the parent site; nothing is despooled."),
+        Say("Instructions from the parent site keep arriving in despoolr.box\\receive and nothing is despooled: the second signal."),
     ));
     s.push((
         540,
-        Say("The operator sees the alert and restarts SMS_EXECUTIVE."),
+        Say("The operator reads the recommendation and restarts SMS_EXECUTIVE."),
+    ));
+    s.push((
+        560,
+        Log(
+            "Despool.log",
+            "SMS_DESPOOLER",
+            "SMS_EXECUTIVE started SMS_DESPOOLER as thread ID 2204 (0x89C).",
+        ),
     ));
     for i in 0..10u64 {
         s.push((570 + i * 12, Drain(10)));
@@ -113,7 +149,7 @@ fn script() -> Vec<(u64, Step)> {
             ),
         ));
     }
-    s.push((720, Say("The inbox is empty again; the despooler works. The alert resolves once the signals have been quiet for the rules' windows.")));
+    s.push((720, Say("despoolr.box\\receive is empty and the despooler works. logwarden calls the incident over once both signals have stayed quiet for the rules' windows.")));
     // Stable: steps at the same time keep their order.
     s.sort_by_key(|(at, _)| *at);
     s
@@ -165,9 +201,12 @@ pub fn demo() -> Result<(), AppError> {
 
     println!("logwarden demo: KB Q260366, the despooler stall after a site backup");
     println!("site   {}", site.display());
+    // A log-fed gauge's feed is a rule of the set, not one the reader counts.
+    let own_rules = (0..rules.rules.len())
+        .filter(|&i| rules.fed_gauge(crate::event::RuleId(i as u32)).is_none())
+        .count();
     println!(
-        "rules  the bundled pack ({} rules); alerts also go to {}",
-        rules.rules.len(),
+        "rules  the bundled pack ({own_rules} rules); alerts also go to {}",
         alerts_path.display()
     );
     println!(
@@ -182,20 +221,9 @@ pub fn demo() -> Result<(), AppError> {
         let seen = Arc::clone(&seen);
         let done = Arc::clone(&done);
         Box::new(move |doc: &AlertDocument| {
-            let at = Timestamp::parse_rfc3339(&doc.timestamp)
-                .map_or_else(|_| doc.timestamp.clone(), |t| stamp(t, origin));
-            println!(
-                "\n{at}  ALERT {} ({}): {}",
-                doc.logwarden.alert.status.to_uppercase(),
-                doc.logwarden.alert.severity,
-                doc.message
-            );
-            if let Ok(json) = serde_json::to_string_pretty(doc) {
-                for line in json.lines() {
-                    println!("        {line}");
-                }
+            if let Ok(json) = serde_json::to_value(doc) {
+                print!("{}", card(&json, origin));
             }
-            println!();
             if let Ok(mut s) = seen.lock() {
                 s.push(doc.clone());
                 let fired = s
@@ -274,7 +302,118 @@ pub fn demo() -> Result<(), AppError> {
         "The hang lines alone and the backlog alone are only building blocks; the alert fired when they coincided,"
     );
     println!("and the resolution carries the same logwarden.alert.uuid as the firing document.");
+    println!(
+        "Every document is one line of {} (docs/alerts.md describes its fields).",
+        alerts_path.display()
+    );
     Ok(())
+}
+
+/// An alert as the operator reads it: what fired, the records behind it, the
+/// signals it combines, what to do. Read from the wire format (`doc`, the
+/// JSON document), which is the contract, not from the Rust types.
+fn card(doc: &serde_json::Value, origin: Timestamp) -> String {
+    use std::fmt::Write as _;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let when = |v: &serde_json::Value| {
+        Timestamp::parse_rfc3339(v.as_str().unwrap_or_default())
+            .map_or_else(|_| text(v), |t| stamp(t, origin))
+    };
+    let alert = &doc["logwarden"]["alert"];
+    let status = text(&alert["status"]);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{}  ALERT {} [{}] {} ({})",
+        when(&doc["@timestamp"]),
+        status.to_uppercase(),
+        text(&alert["severity"]),
+        text(&doc["rule"]["name"]),
+        text(&doc["rule"]["id"]),
+    );
+    for line in wrap(&text(&doc["message"]), WIDTH - 8) {
+        let _ = writeln!(out, "        {line}");
+    }
+    if status == "resolved" {
+        let _ = writeln!(
+            out,
+            "        same logwarden.alert.uuid as the firing document: {}",
+            text(&alert["uuid"])
+        );
+        return out;
+    }
+    if let Some(evidence) = alert["evidence"].as_array().filter(|e| !e.is_empty()) {
+        let _ = writeln!(out, "        evidence (the records behind it):");
+        for e in evidence {
+            let file = text(&e["log"]["file"]["path"]);
+            let name = file.rsplit(['/', '\\']).next().unwrap_or(&file).to_owned();
+            let _ = writeln!(
+                out,
+                "          {}  {name:<12} {}",
+                when(&e["@timestamp"]),
+                text(&e["message"])
+            );
+        }
+    }
+    if let Some(related) = alert["related"].as_array().filter(|r| !r.is_empty()) {
+        let _ = writeln!(out, "        signals:");
+        for r in related {
+            let mut detail = String::new();
+            if let Some(n) = r["count"].as_u64() {
+                let _ = write!(detail, ", {n} records");
+            }
+            if let Some(g) = r["gauge"].as_object() {
+                let files = g
+                    .get("files")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
+                let _ = write!(detail, ", {files} files in {}", text(&r["gauge"]["id"]));
+            }
+            if r["last_active"].is_string() {
+                let _ = write!(detail, ", last active {}", when(&r["last_active"]));
+            }
+            let _ = writeln!(
+                out,
+                "          {:<11} {:<22} {}{detail}",
+                text(&r["role"]),
+                text(&r["rule"]),
+                text(&r["status"]),
+            );
+        }
+    }
+    if let Some(rec) = alert["recommendation"].as_str() {
+        let _ = writeln!(out, "        what to do:");
+        for line in wrap(rec, WIDTH - 10) {
+            let _ = writeln!(out, "          {line}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "        logwarden.alert.uuid {}  reference: {}",
+        text(&alert["uuid"]),
+        text(&doc["rule"]["reference"])
+    );
+    out
+}
+
+/// `text` cut into lines of at most `width` characters at spaces (a longer
+/// word stands alone).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// `+MM:SS` of site time since the start.
@@ -295,7 +434,16 @@ fn play(clock: &ScaledClock, origin: Timestamp, logs: &Path, inbox: &Path) -> st
         let now = clock.now();
         let t = stamp(now, origin);
         match step {
-            Step::Say(text) => println!("{t}  -- {text}"),
+            Step::Say(text) => {
+                for (i, line) in wrap(text, WIDTH - 10).iter().enumerate() {
+                    let lead = if i == 0 {
+                        format!("{t}  --")
+                    } else {
+                        " ".repeat(t.len() + 4)
+                    };
+                    println!("{lead} {line}");
+                }
+            }
             Step::Log(log, comp, msg) => {
                 append(&logs.join(log), comp, msg, now)?;
                 println!("{t}  {log:<12} {msg}");
@@ -355,6 +503,58 @@ fn append(path: &Path, component: &str, message: &str, at: Timestamp) -> std::io
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prose_wraps_at_spaces_and_keeps_long_words_whole() {
+        assert_eq!(
+            wrap("the despooler waits for a thread", 14),
+            ["the despooler", "waits for a", "thread"]
+        );
+        assert_eq!(
+            wrap(r"see Inboxes\despoolr.box\receive now", 10),
+            ["see", r"Inboxes\despoolr.box\receive", "now"]
+        );
+        assert!(wrap("  ", 10).is_empty());
+    }
+
+    #[test]
+    fn an_alert_card_shows_evidence_signals_and_what_to_do() {
+        let origin = Timestamp::from_unix_secs(1_000);
+        let doc = serde_json::json!({
+            "@timestamp": "1970-01-01T00:22:00.000Z",
+            "message": "Despooler stall firing on PRI01.",
+            "rule": { "id": "q260366-despool-stall", "name": "Despooler stall", "reference": "KB Q260366" },
+            "logwarden": { "alert": {
+                "status": "firing",
+                "severity": "high",
+                "uuid": "u-1",
+                "evidence": [{
+                    "message": "Waiting for an available despooling thread",
+                    "log": { "file": { "path": "C:\\SMS\\Logs\\Despool.log" }, "offset": 0 },
+                    "@timestamp": "1970-01-01T00:17:30.000Z"
+                }],
+                "related": [{
+                    "rule": "despoolr-backlog", "role": "member", "status": "firing",
+                    "last_active": "1970-01-01T00:22:00.000Z",
+                    "gauge": { "id": "despoolr_receive", "files": 63 }
+                }],
+                "recommendation": "Restart SMS_EXECUTIVE."
+            }}
+        });
+        let card = card(&doc, origin);
+        assert_eq!(
+            card,
+            "\n+05:20  ALERT FIRING [high] Despooler stall (q260366-despool-stall)\n\
+             \x20       Despooler stall firing on PRI01.\n\
+             \x20       evidence (the records behind it):\n\
+             \x20         +00:50  Despool.log  Waiting for an available despooling thread\n\
+             \x20       signals:\n\
+             \x20         member      despoolr-backlog       firing, 63 files in despoolr_receive, last active +05:20\n\
+             \x20       what to do:\n\
+             \x20         Restart SMS_EXECUTIVE.\n\
+             \x20       logwarden.alert.uuid u-1  reference: KB Q260366\n"
+        );
+    }
 
     #[test]
     fn demo_lines_are_sms_2_0_shaped() {

@@ -90,7 +90,9 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
             ctx.host.clone(),
             Duration::from_secs(300),
         ),
+        // A gauge fed only from log lines has no folder to sample.
         gauges: (0..rules.gauges.len())
+            .filter(|&i| rules.gauges[i].is_folder())
             .map(|i| (GaugeId(i as u32), None))
             .collect(),
         rules: Arc::clone(&rules),

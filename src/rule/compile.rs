@@ -6,7 +6,13 @@
 //! id its index, resolves references and looks for cycles. Every problem of
 //! every file is collected; a [`RuleSet`] comes out only when there is none.
 //!
-//! Does no I/O: the texts come in as [`RuleText`]s.
+//! Before the first pass, a file with `bundled = true` puts the bundled pack
+//! in front of the files, and every table changed by an `[[override]]` is
+//! replaced by its merged table (`overlay.rs`), which the first pass reads
+//! in its place.
+//!
+//! Does no I/O: the texts come in as [`RuleText`]s (the bundled pack is
+//! compiled into the binary).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -17,8 +23,9 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diag::Diagnostics;
 use crate::event::{GaugeId, RuleId, Severity, SourceId};
+use crate::rule::overlay::{self, TableRef};
 use crate::rule::pattern::{CheckedRegex, check_regex};
-use crate::rule::raw::{self, Doc, Field, Section, suggest};
+use crate::rule::raw::{self, Doc, Field, Section, SpanMap, suggest};
 use crate::rule::{
     AbsenceRule, AlertSeverity, BacklogRule, CorrelateRule, Defaults, Format, GaugeCondition,
     GaugeDef, GaugeTest, GroupField, LineCondition, Location, MatchRule, Metric, Pattern,
@@ -30,8 +37,8 @@ use crate::time::TimeZoneSpec;
 type Name = Spanned<String>;
 
 /// The table kinds of a rule file.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Kind {
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum Kind {
     Source,
     Gauge,
     Match,
@@ -41,7 +48,8 @@ enum Kind {
     Correlate,
 }
 
-const KINDS: [Kind; 7] = [
+/// Every kind, in the order their tables are read.
+pub(super) const KINDS: [Kind; 7] = [
     Kind::Source,
     Kind::Gauge,
     Kind::Match,
@@ -53,7 +61,9 @@ const KINDS: [Kind; 7] = [
 
 const TOP_KEYS: &[&str] = &[
     "schema",
+    "bundled",
     "defaults",
+    "override",
     "source",
     "gauge",
     "match",
@@ -91,7 +101,7 @@ const BUILTIN_FIELDS: &str = "host.name, component, thread, severity, log.file.p
 
 impl Kind {
     /// The top-level key: `source`, `match`, …
-    fn key(self) -> &'static str {
+    pub(super) fn key(self) -> &'static str {
         match self {
             Kind::Source => "source",
             Kind::Gauge => "gauge",
@@ -104,7 +114,7 @@ impl Kind {
     }
 
     /// The header as written: `[[source]]`.
-    fn table(self) -> String {
+    pub(super) fn table(self) -> String {
         format!("[[{}]]", self.key())
     }
 
@@ -113,10 +123,10 @@ impl Kind {
     }
 
     /// Every key a table of this kind may carry.
-    fn keys(self) -> Vec<&'static str> {
+    pub(super) fn keys(self) -> Vec<&'static str> {
         let own: &[&str] = match self {
             Kind::Source => return vec!["id", "path", "format", "timezone"],
-            Kind::Gauge => return vec!["id", "path", "include", "every"],
+            Kind::Gauge => return vec!["id", "path", "include", "every", "source", "regex"],
             Kind::Match => &["suppress_for"],
             Kind::Threshold => &["count", "window", "resolve_after"],
             Kind::Backlog => &["gauge", "any", "all", "for", "keep_firing_for"],
@@ -194,9 +204,20 @@ struct Decl {
 
 enum Body {
     Source(SourceDef),
-    Gauge(GaugeDef),
+    Gauge(GaugeDef, Option<RawFeed>),
     Rule(Box<RawRule>),
 }
+
+/// A gauge's `source` and `regex`, the source still a name.
+struct RawFeed {
+    source: Name,
+    regex: String,
+    /// The regex's named captures, in the order the feed rule groups by.
+    captures: Vec<String>,
+}
+
+/// Named captures a gauge's regex may have: the sample's metrics.
+const FEED_CAPTURES: [&str; 3] = ["files", "bytes", "oldest_age_s"];
 
 /// A rule whose references are still names.
 struct RawRule {
@@ -267,23 +288,76 @@ struct RawLine {
 
 /// Parses, validates and compiles `files` (see [`crate::rule::compile`]).
 pub(crate) fn compile(files: &[RuleText]) -> Result<RuleSet, Diagnostics> {
-    let mut docs = Vec::with_capacity(files.len());
-    let mut decls = Vec::new();
-    let mut defaults = Defaults::default();
-    for (i, f) in files.iter().enumerate() {
+    // `bundled = true` in any file: the pack comes first, once.
+    let wants_pack = files.iter().any(|f| overlay::asks_for_pack(&f.text));
+    let pack = if wants_pack {
+        super::bundled()
+    } else {
+        Vec::new()
+    };
+    let texts: Vec<&RuleText> = pack.iter().chain(files).collect();
+    // The merged tables' texts; declared before the documents that borrow them.
+    let mut merged_texts: Vec<String> = Vec::new();
+    let mut docs = Vec::with_capacity(texts.len());
+    let mut roots = Vec::with_capacity(texts.len());
+    for f in &texts {
         let text = f.text.strip_prefix('\u{feff}').unwrap_or(&f.text);
-        let (root, mut doc) = raw::parse(&f.path, text);
-        read_file(&mut doc, &root, i, &mut decls, &mut defaults);
+        let (root, doc) = raw::parse(&f.path, text);
+        roots.push(root);
         docs.push(doc);
     }
-    let set = link(&mut docs, decls, defaults);
-    let mut all = Vec::new();
-    for doc in docs {
-        let mut diags = doc.diags;
-        // Stable: problems at one spot keep the order they were found in.
-        diags.sort_by_key(|d| d.span.start);
-        all.extend(diags);
+    let merges = overlay::plan(&mut docs, &roots, wants_pack);
+    let mut merged: HashMap<TableRef, (usize, Range<usize>, String)> = HashMap::new();
+    let mut pieces = Vec::with_capacity(merges.len());
+    for m in merges {
+        // Named in every message about the merged table: a problem in the
+        // pack's own key may be the override's doing.
+        let by = docs[m.by.0].location(m.by.1);
+        let note = format!(
+            " (changed by the [[override]] at {}:{})",
+            by.file.display(),
+            by.line
+        );
+        merged.insert(m.target, (docs.len() + merged_texts.len(), m.header, note));
+        pieces.push((m.target.0, m.pieces));
+        merged_texts.push(m.text);
     }
+    let mut merged_roots = Vec::with_capacity(merged_texts.len());
+    for (text, (file, pieces)) in merged_texts.iter().zip(pieces) {
+        let mut map = SpanMap::default();
+        for (at, len, from_file, from) in pieces {
+            map.piece(at, len, docs[from_file].file, docs[from_file].text, from);
+        }
+        let (root, doc) = raw::parse_mapped(docs[file].file, text, map);
+        merged_roots.push(root);
+        docs.push(doc);
+    }
+    let mut decls = Vec::new();
+    let mut defaults = Defaults::default();
+    for (i, root) in roots.iter().enumerate() {
+        let merged = Merged {
+            tables: &merged,
+            roots: &merged_roots,
+            first: roots.len(),
+        };
+        read_file(&mut docs, root, i, &mut decls, &mut defaults, &merged);
+    }
+    let set = link(&mut docs, decls, defaults);
+    // Sorted by file in load order, then position; stable, so problems at
+    // one spot keep the order they were found in. A merged table's problems
+    // are already located in the files their keys come from.
+    let order: HashMap<&std::path::Path, usize> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.as_path(), i))
+        .collect();
+    let mut all: Vec<_> = docs.into_iter().flat_map(|d| d.diags).collect();
+    all.sort_by_key(|d| {
+        (
+            order.get(d.file.as_path()).copied().unwrap_or(usize::MAX),
+            d.span.start,
+        )
+    });
     if all.is_empty() {
         Ok(set)
     } else {
@@ -291,14 +365,28 @@ pub(crate) fn compile(files: &[RuleText]) -> Result<RuleSet, Diagnostics> {
     }
 }
 
-/// First pass over one file: `schema`, `[defaults]` and every table.
+/// The merged tables: which file tables they replace, and their roots.
+struct Merged<'m, 'i> {
+    /// Target table → (its merged document, the header span there, the note
+    /// that names the override in messages).
+    tables: &'m HashMap<TableRef, (usize, Range<usize>, String)>,
+    /// Roots of the merged documents, in document order.
+    roots: &'m [DeTable<'i>],
+    /// Index of the first merged document.
+    first: usize,
+}
+
+/// First pass over one file: `schema`, `bundled`, `[defaults]` and every
+/// table (a table changed by an override is read merged, in its place).
 fn read_file(
-    doc: &mut Doc<'_>,
+    docs: &mut [Doc<'_>],
     root: &DeTable<'_>,
     file: usize,
     decls: &mut Vec<Decl>,
     defaults: &mut Defaults,
+    merged: &Merged<'_, '_>,
 ) {
+    let doc = &mut docs[file];
     let top = Section {
         table: root,
         header: 0..0,
@@ -307,6 +395,9 @@ fn read_file(
     doc.unknown_keys(&top, TOP_KEYS, &|k| key_elsewhere(None, k));
     if let Some(f) = top.field("schema") {
         read_schema(doc, f);
+    }
+    if let Some(f) = top.field("bundled") {
+        doc.boolean(f);
     }
     if let Some(f) = top.field("defaults") {
         read_defaults(doc, f, defaults);
@@ -317,10 +408,32 @@ fn read_file(
         };
         match value.get_ref() {
             DeValue::Array(items) => {
-                for item in items.iter() {
+                for (index, item) in items.iter().enumerate() {
                     match item.get_ref() {
-                        DeValue::Table(t) => decls.push(read_decl(doc, file, kind, t, item.span())),
-                        other => doc.error(
+                        DeValue::Table(t) => match merged.tables.get(&(file, kind, index)) {
+                            Some((at, header, note)) => {
+                                let Some(root) = merged.roots.get(at - merged.first) else {
+                                    continue;
+                                };
+                                decls.push(read_decl(
+                                    &mut docs[*at],
+                                    *at,
+                                    kind,
+                                    root,
+                                    header.clone(),
+                                    note,
+                                ));
+                            }
+                            None => decls.push(read_decl(
+                                &mut docs[file],
+                                file,
+                                kind,
+                                t,
+                                item.span(),
+                                "",
+                            )),
+                        },
+                        other => docs[file].error(
                             item.span(),
                             format!(
                                 "entries of {:?} must be tables ({}), not {}",
@@ -332,7 +445,7 @@ fn read_file(
                     }
                 }
             }
-            DeValue::Table(_) => doc.error(
+            DeValue::Table(_) => docs[file].error(
                 value.span(),
                 format!(
                     "{:?} must be an array of tables: write {} with double brackets, not [{}]",
@@ -341,7 +454,7 @@ fn read_file(
                     kind.key()
                 ),
             ),
-            other => doc.error(
+            other => docs[file].error(
                 value.span(),
                 format!(
                     "{:?} must be an array of tables ({}), not {}",
@@ -414,16 +527,19 @@ fn read_id(doc: &mut Doc<'_>, f: Field<'_, '_>) -> Option<Name> {
     Some(Spanned::new(f.span(), id))
 }
 
+/// Reads one table; `note` follows its name in messages (a merged table
+/// names the override that changed it).
 fn read_decl(
     doc: &mut Doc<'_>,
     file: usize,
     kind: Kind,
     t: &DeTable<'_>,
     header: Range<usize>,
+    note: &str,
 ) -> Decl {
     let ctx = match t.get("id").and_then(|v| v.get_ref().as_str()) {
-        Some(id) if !id.trim().is_empty() => format!("{} {id:?}", kind.table()),
-        _ => kind.table(),
+        Some(id) if !id.trim().is_empty() => format!("{} {id:?}{note}", kind.table()),
+        _ => format!("{}{note}", kind.table()),
     };
     let s = Section {
         table: t,
@@ -435,7 +551,10 @@ fn read_decl(
     let location = doc.location(s.header.start);
     let body = match kind {
         Kind::Source => Body::Source(read_source(doc, &s, id.as_ref(), location)),
-        Kind::Gauge => Body::Gauge(read_gauge(doc, &s, id.as_ref(), location)),
+        Kind::Gauge => {
+            let (def, feed) = read_gauge(doc, &s, id.as_ref(), location);
+            Body::Gauge(def, feed)
+        }
         _ => {
             let meta = read_meta(doc, &s, kind != Kind::Match);
             let raw = match kind {
@@ -522,13 +641,32 @@ fn read_gauge(
     s: &Section<'_, '_>,
     id: Option<&Name>,
     location: Location,
-) -> GaugeDef {
-    let path = doc.req(
-        s,
-        "path",
-        r"path = 'Inboxes\despoolr.box\receive'",
-        |d, f| d.nonempty(f),
-    );
+) -> (GaugeDef, Option<RawFeed>) {
+    let fed = s.has("source") || s.has("regex");
+    let path = if fed {
+        doc.opt(s, "path", |d, f| d.nonempty(f))
+    } else {
+        doc.req(
+            s,
+            "path",
+            r"path = 'Inboxes\despoolr.box\receive', or source and regex for a gauge fed from log lines",
+            |d, f| d.nonempty(f),
+        )
+    };
+    if fed && !s.has("path") {
+        // Only a folder has files to filter and a listing to repeat.
+        for key in ["include", "every"] {
+            if let Some(span) = s.key_span(key) {
+                doc.error(
+                    span,
+                    format!(
+                        "{key:?} in {} applies to a folder: it needs \"path\" (a gauge fed from log lines takes a sample from every matching line)",
+                        s.ctx
+                    ),
+                );
+            }
+        }
+    }
     let include = doc.opt(s, "include", |d, f| {
         let globs = d.strings(f, true)?;
         let mut ok = true;
@@ -538,13 +676,77 @@ fn read_gauge(
         ok.then(|| globs.into_iter().map(Spanned::into_inner).collect())
     });
     let every = doc.opt(s, "every", |d, f| d.positive_duration(f));
-    GaugeDef {
+    let feed = if fed { read_feed(doc, s) } else { None };
+    let def = GaugeDef {
         id: id_text(id),
         path: path.unwrap_or_default(),
         include: include.unwrap_or_else(|| vec!["*".to_owned()]),
         every: every.unwrap_or(Duration::from_secs(30)),
         location,
+    };
+    (def, feed)
+}
+
+/// `source` and `regex` of a gauge fed from log lines: both or neither; the
+/// regex names a `files` capture and no capture that is not a metric.
+fn read_feed(doc: &mut Doc<'_>, s: &Section<'_, '_>) -> Option<RawFeed> {
+    for (has, lacks) in [("source", "regex"), ("regex", "source")] {
+        if s.has(has) && !s.has(lacks) {
+            let span = s.key_span(has).unwrap_or_else(|| s.header.clone());
+            doc.error(
+                span,
+                format!(
+                    "{has:?} in {} needs {lacks:?} too: a gauge fed from log lines names the log (source) and the lines that carry its numbers (regex)",
+                    s.ctx
+                ),
+            );
+        }
     }
+    let source = doc.opt(s, "source", |d, f| match f.value.get_ref() {
+        DeValue::Array(_) => {
+            d.wrong_type(f, "one source id (a gauge is fed from one log)");
+            None
+        }
+        _ => d.nonempty(f).map(|v| Spanned::new(f.span(), v)),
+    });
+    let checked: Option<CheckedRegex> = doc.opt(s, "regex", check_regex);
+    let (checked, f) = (checked?, s.field("regex")?);
+    let mut ok = source.is_some();
+    for name in &checked.captures {
+        if !FEED_CAPTURES.contains(&name.as_str()) {
+            let extra = suggest(name, FEED_CAPTURES)
+                .map(|b| format!("did you mean {b:?}? "))
+                .unwrap_or_default();
+            doc.error(
+                f.span(),
+                format!(
+                    "named capture {name:?} in the regex of {} is not a gauge metric ({extra}a gauge's regex captures files, and optionally bytes and oldest_age_s)",
+                    s.ctx
+                ),
+            );
+            ok = false;
+        }
+    }
+    if !checked.captures.iter().any(|c| c == "files") {
+        doc.error(
+            f.span(),
+            format!(
+                "the regex of {} needs a named capture files with the number, e.g. 'is (?P<files>\\d+)\\.'",
+                s.ctx
+            ),
+        );
+        ok = false;
+    }
+    let captures = FEED_CAPTURES
+        .iter()
+        .filter(|c| checked.captures.iter().any(|n| n == *c))
+        .map(|c| (*c).to_owned())
+        .collect();
+    Some(RawFeed {
+        source: source.filter(|_| ok)?,
+        regex: checked.pattern,
+        captures,
+    })
 }
 
 fn read_meta(doc: &mut Doc<'_>, s: &Section<'_, '_>, default_alert: bool) -> RuleMeta {
@@ -1100,6 +1302,8 @@ fn link(docs: &mut [Doc<'_>], decls: Vec<Decl>, defaults: Defaults) -> RuleSet {
         defaults,
         ..RuleSet::default()
     };
+    // Feed rules of log-fed gauges, appended after every declared rule.
+    let mut feeds = Vec::new();
     // Correlation graph: correlate declaration → (referenced declaration, span of the reference).
     let mut edges: HashMap<usize, Vec<(usize, Range<usize>)>> = HashMap::new();
     for (i, d) in decls.iter().enumerate() {
@@ -1107,8 +1311,16 @@ fn link(docs: &mut [Doc<'_>], decls: Vec<Decl>, defaults: Defaults) -> RuleSet {
         let doc = &mut docs[d.file];
         match &d.body {
             Body::Source(s) if first => set.sources.push(s.clone()),
-            Body::Gauge(g) if first => set.gauges.push(g.clone()),
-            Body::Source(_) | Body::Gauge(_) => {}
+            Body::Gauge(g, feed) if first => {
+                set.gauges.push(g.clone());
+                if let Some(feed) = feed {
+                    let sources = names.sources(doc, std::slice::from_ref(&feed.source), &d.ctx);
+                    if !sources.is_empty() {
+                        feeds.push(feed_rule(g, sources, feed));
+                    }
+                }
+            }
+            Body::Source(_) | Body::Gauge(..) => {}
             Body::Rule(r) => {
                 let kind = match &r.kind {
                     RawKind::Match {
@@ -1216,7 +1428,40 @@ fn link(docs: &mut [Doc<'_>], decls: Vec<Decl>, defaults: Defaults) -> RuleSet {
         }
     }
     report_cycles(docs, &decls, &edges);
+    set.rules.extend(feeds);
     set
+}
+
+/// The building-block match rule that feeds a log-fed gauge: the gauge's id,
+/// its source and regex, grouped by the regex's metric captures (see
+/// [`crate::rule::model`]).
+fn feed_rule(g: &GaugeDef, sources: Vec<SourceId>, feed: &RawFeed) -> Rule {
+    Rule {
+        id: g.id.clone(),
+        meta: RuleMeta {
+            description: Some(format!("Feeds gauge {:?} from log lines.", g.id)),
+            alert: false,
+            ..RuleMeta::default()
+        },
+        kind: RuleKind::Match(MatchRule {
+            line: LineCondition {
+                sources,
+                pattern: Pattern::Regex(feed.regex.clone()),
+                not_contains: None,
+                component: None,
+                severity_at_least: None,
+                thread: None,
+                raw: false,
+            },
+            suppress_for: Duration::ZERO,
+            group_by: feed
+                .captures
+                .iter()
+                .map(|c| GroupField::Capture(c.clone()))
+                .collect(),
+        }),
+        location: g.location.clone(),
+    }
 }
 
 fn link_line(names: &Names<'_>, doc: &mut Doc<'_>, line: &RawLine, ctx: &str) -> LineCondition {

@@ -21,7 +21,12 @@
 //!
 //! Without `--rules`, the pack compiled into the binary ([`bundled`]) is
 //! used; its diagnostics name files as `rules/…` (their place in the
-//! project).
+//! project). With `--rules`, the files given replace the pack, unless one
+//! of them says `bundled = true` at its top level: then the pack is loaded
+//! first (once), and the files build on it. This is decided by [`compile`]
+//! itself, so `check`, `run`, `replay` and rule tests agree.
+//!
+//! The author's guide is `docs/rules.md`.
 //!
 //! # Keys
 //!
@@ -29,6 +34,15 @@
 //!
 //! - `schema = 1` may be omitted (it means 1); any other value is an error,
 //!   so a file written for a later language version is never misread.
+//! - `bundled = true` (a boolean) loads the bundled pack before all files.
+//! - `[[override]]` (see `overlay.rs`): `id` names a source, gauge or rule
+//!   of any loaded file (unknown: error, with a hint when the id is in the
+//!   pack and `bundled = true` is missing); every other key must be a key of
+//!   the target's kind and replaces the target's key (lists whole; one key
+//!   of an exclusive group drops the others); later overrides win. The
+//!   merged table is then read like any other, every problem located in the
+//!   file its key comes from. A key the merge cannot copy (a target's key
+//!   written as a `[table]` section or dotted keys) is an error naming it.
 //! - `[defaults]` (`host`, `labels`) may appear in several files; later
 //!   files win key by key, and `labels` merge label by label. Label values
 //!   are strings; integers and booleans are accepted and kept as written.
@@ -46,6 +60,11 @@
 //!   backlog's `for` and `keep_firing_for` may be `"0s"`.
 //! - `source.path` and `gauge.include` are checked as globs (`\` is read as
 //!   a path separator, never as an escape).
+//! - A gauge has a folder (`path`, with `include` and `every`), log lines
+//!   (`source`, one id, and `regex`, both or neither), or both; `include`
+//!   and `every` need `path`. The regex names a capture `files` and no
+//!   capture but `files`, `bytes` and `oldest_age_s`. A log-fed gauge adds
+//!   a feed rule to the set (see [`model`]).
 //! - Line rules: exactly one of `contains`, `contains_any`, `regex`. An
 //!   empty `contains` (or `not_contains`) is an error: it would match (or
 //!   skip) every line; write `regex = ''` to match every line on purpose.
@@ -80,6 +99,7 @@
 
 mod compile;
 pub mod model;
+mod overlay;
 mod pattern;
 mod raw;
 pub mod testfile;

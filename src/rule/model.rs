@@ -5,6 +5,23 @@
 //! re-validates: a `SourceId` in a rule is always a valid index into
 //! [`RuleSet::sources`], a correlation's members never form a cycle, and a
 //! regex always compiles.
+//!
+//! # Gauges fed from log lines
+//!
+//! A `[[gauge]]` with `source` and `regex` is fed by the records of that
+//! source the regex matches (ConfigMgr's `inboxmon.log`: `File count for
+//! directory … is 12.`). It compiles to a [`GaugeDef`] (whose `path` is empty
+//! when the gauge has no folder of its own) and a building-block
+//! [`RuleKind::Match`] rule with **the gauge's id**, whose line condition
+//! says which records carry samples and whose `group_by` names the regex's
+//! captures (`files`, `bytes`, `oldest_age_s`). Gauges and rules share one
+//! id namespace, so a rule with a gauge's id can only be that gauge's feed
+//! ([`RuleSet::gauge_feed`], [`RuleSet::fed_gauge`]); such rules come after
+//! every declared rule. Expressing the feed as a line rule lets the matcher
+//! (the one place that decides which records match which line conditions,
+//! with its literal prefilter) find the records; [`crate::ingest`] turns
+//! their hits into [`crate::event::GaugeSample`]s, never into hits, so the
+//! correlator never sees them as matches.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -59,6 +76,26 @@ impl RuleSet {
     pub fn rule(&self, id: RuleId) -> &Rule {
         &self.rules[id.index()]
     }
+
+    /// The rule that feeds gauge `gauge` from log lines, when the gauge has
+    /// `source` and `regex` (see the module docs).
+    pub fn gauge_feed(&self, gauge: GaugeId) -> Option<RuleId> {
+        let def = self.gauges.get(gauge.index())?;
+        self.rules
+            .iter()
+            .position(|r| r.id == def.id && matches!(r.kind, RuleKind::Match(_)))
+            .map(|i| RuleId(i as u32))
+    }
+
+    /// The gauge that rule `rule` feeds, when it is a gauge's feed rather
+    /// than a rule of its own (see the module docs).
+    pub fn fed_gauge(&self, rule: RuleId) -> Option<GaugeId> {
+        let r = self.rules.get(rule.index())?;
+        if !matches!(r.kind, RuleKind::Match(_)) {
+            return None;
+        }
+        self.gauge_by_name(&r.id)
+    }
 }
 
 /// Where something was defined: for messages that point back at rule files.
@@ -111,13 +148,15 @@ pub struct SourceDef {
     pub location: Location,
 }
 
-/// A `[[gauge]]`: a sampled folder.
+/// A `[[gauge]]`: a sampled folder, or values read from log lines (then
+/// [`RuleSet::gauge_feed`] names its feed), or both.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GaugeDef {
     /// `id`.
     pub id: String,
     /// `path` of the folder as written (relative to the site root unless
-    /// absolute; `/` or `\`; matched case-insensitively).
+    /// absolute; `/` or `\`; matched case-insensitively). Empty for a gauge
+    /// fed only from log lines: there is no folder to sample.
     pub path: String,
     /// `include`: file-name globs (case-insensitive); default `["*"]`.
     pub include: Vec<String>,
@@ -125,6 +164,14 @@ pub struct GaugeDef {
     pub every: Duration,
     /// Where the table starts.
     pub location: Location,
+}
+
+impl GaugeDef {
+    /// Whether the gauge has a folder to sample (`path`); false for a gauge
+    /// fed only from log lines.
+    pub fn is_folder(&self) -> bool {
+        !self.path.is_empty()
+    }
 }
 
 /// Alert severity (`severity = "…"`), mapped to `event.severity` 1–5.

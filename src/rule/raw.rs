@@ -13,6 +13,12 @@
 //! When the TOML itself is broken (anything but a duplicate key), the tree the
 //! parser recovers is a guess, so only the syntax errors of that file are
 //! reported: meaning-level complaints about a half-parsed table would be noise.
+//!
+//! A [`Doc`] may also stand for a table merged from several files (a rule
+//! and the `[[override]]` tables that change it, see `overlay.rs`): its text
+//! is then synthetic, pieced together from verbatim slices of those files,
+//! and a [`SpanMap`] sends every problem back to the file and spot its piece
+//! came from.
 
 use std::ops::Range;
 use std::path::Path;
@@ -38,6 +44,61 @@ pub(crate) struct Doc<'a> {
     pub(crate) diags: Vec<Diagnostic>,
     /// True when the TOML syntax is broken: meaning-level problems are dropped.
     broken: bool,
+    /// For a merged table: where each piece of `text` came from.
+    map: Option<SpanMap<'a>>,
+}
+
+/// Where the pieces of a synthetic text came from: problems found in it are
+/// reported in the original files.
+#[derive(Debug, Default)]
+pub(crate) struct SpanMap<'a> {
+    /// `(start in the synthetic text, length, file, start in that file)`,
+    /// ascending and not overlapping.
+    pieces: Vec<(usize, usize, usize, usize)>,
+    /// The files pieces come from: path and text.
+    files: Vec<(&'a Path, &'a str)>,
+}
+
+impl<'a> SpanMap<'a> {
+    /// Records that `len` bytes at `at` of the synthetic text are a copy of
+    /// the bytes at `from` of `text`, the contents of `path`.
+    pub(crate) fn piece(
+        &mut self,
+        at: usize,
+        len: usize,
+        path: &'a Path,
+        text: &'a str,
+        from: usize,
+    ) {
+        let file = match self
+            .files
+            .iter()
+            .position(|(p, t)| *p == path && std::ptr::eq(*t, text))
+        {
+            Some(i) => i,
+            None => {
+                self.files.push((path, text));
+                self.files.len() - 1
+            }
+        };
+        self.pieces.push((at, len, file, from));
+    }
+
+    /// The file, its text and the span there of `span` of the synthetic
+    /// text. A span that runs past its piece is cut at the piece's end; one
+    /// that starts between pieces (glue the merge wrote) moves to the start
+    /// of the next piece.
+    fn locate(&self, span: &Range<usize>) -> Option<(&'a Path, &'a str, Range<usize>)> {
+        let (at, len, file, from) = self
+            .pieces
+            .iter()
+            .find(|(at, len, _, _)| span.start < at + len || (*len == 0 && span.start == *at))
+            .or_else(|| self.pieces.last())?;
+        let start = span.start.clamp(*at, at + len) - at;
+        let end = span.end.clamp(at + start, at + len) - at;
+        let (path, text) = self.files.get(*file)?;
+        Some((path, text, from + start..from + end))
+    }
 }
 
 /// Parses `text` and returns its root table with a [`Doc`] that already holds
@@ -49,6 +110,7 @@ pub(crate) fn parse<'a>(file: &'a Path, text: &'a str) -> (DeTable<'a>, Doc<'a>)
         text,
         diags: Vec::new(),
         broken: false,
+        map: None,
     };
     for e in errors {
         let span = e.span().unwrap_or(0..0);
@@ -67,6 +129,27 @@ pub(crate) fn parse<'a>(file: &'a Path, text: &'a str) -> (DeTable<'a>, Doc<'a>)
         ));
     }
     (root.into_inner(), doc)
+}
+
+/// Parses a synthetic `text` pieced together from other files (see
+/// [`SpanMap`]); `file` names it in messages that have no piece to point
+/// at. Its syntax errors, which the merge should never produce, are reported
+/// like any others, mapped.
+pub(crate) fn parse_mapped<'a>(
+    file: &'a Path,
+    text: &'a str,
+    map: SpanMap<'a>,
+) -> (DeTable<'a>, Doc<'a>) {
+    let (root, mut doc) = parse(file, text);
+    let raw: Vec<Diagnostic> = std::mem::take(&mut doc.diags);
+    doc.map = Some(map);
+    for d in raw {
+        let broken = doc.broken;
+        doc.broken = false;
+        doc.error(d.span, d.message);
+        doc.broken = broken;
+    }
+    (root, doc)
 }
 
 /// A table being read: its keys, where its header is and how to name it.
@@ -134,20 +217,34 @@ pub(crate) fn a_type(v: &DeValue<'_>) -> &'static str {
 impl<'a> Doc<'a> {
     /// Records a meaning-level problem at `span` (dropped when the TOML is broken).
     pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        if !self.broken {
-            self.diags
-                .push(Diagnostic::new(self.file, self.text, span, message));
+        if self.broken {
+            return;
         }
+        let d = match self.map.as_ref().and_then(|m| m.locate(&span)) {
+            Some((file, text, span)) => Diagnostic::new(file, text, span, message),
+            None => Diagnostic::new(self.file, self.text, span, message),
+        };
+        self.diags.push(d);
     }
 
     /// Where byte `offset` is, for [`Location`] fields of the model.
     pub(crate) fn location(&self, offset: usize) -> Location {
-        let (line, column) = line_column(self.text, offset);
+        let (file, text, offset) = match self.map.as_ref().and_then(|m| m.locate(&(offset..offset)))
+        {
+            Some((file, text, span)) => (file, text, span.start),
+            None => (self.file, self.text, offset),
+        };
+        let (line, column) = line_column(text, offset);
         Location {
-            file: self.file.to_path_buf(),
+            file: file.to_path_buf(),
             line,
             column,
         }
+    }
+
+    /// True when the file's TOML syntax is broken (its tables cannot be trusted).
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken
     }
 
     /// Reports a wrong type: `"key" in ctx must be EXPECTED, not a string`.

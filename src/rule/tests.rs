@@ -408,8 +408,8 @@ fn diagnostics_are_sorted_by_file_then_position() {
         firsts,
         [
             "rules/b.toml:4:9: \"every\" in [[gauge]] \"g\" must be longer than 0s",
-            "rules/b.toml:5:1: unknown key \"bogus\" in [[gauge]] \"g\" (known keys: id, path, include, every)",
-            "rules/a.toml:1:1: unknown key \"bogus\" in the top level of the file (known keys: schema, defaults, source, gauge, match, threshold, backlog, absence, correlate)",
+            "rules/b.toml:5:1: unknown key \"bogus\" in [[gauge]] \"g\" (known keys: id, path, include, every, source, regex)",
+            "rules/a.toml:1:1: unknown key \"bogus\" in the top level of the file (known keys: schema, bundled, defaults, override, source, gauge, match, threshold, backlog, absence, correlate)",
             "rules/a.toml:3:6: duplicate id \"g\" (first defined at rules/b.toml:2:6)",
             "rules/a.toml:4:10: unknown source \"nowhere\" in [[absence]] \"g\" (no source has this id)",
         ]
@@ -431,7 +431,7 @@ fn toml_syntax_errors_are_all_reported_and_hide_the_rest_of_that_file() {
         [
             "rules/a.toml:2:14: TOML syntax error: invalid basic string, expected `\"`",
             "rules/a.toml:5:10: TOML syntax error: unexpected key or value, expected newline, `#`",
-            "rules/b.toml:1:1: unknown key \"bogus\" in the top level of the file (known keys: schema, defaults, source, gauge, match, threshold, backlog, absence, correlate)",
+            "rules/b.toml:1:1: unknown key \"bogus\" in the top level of the file (known keys: schema, bundled, defaults, override, source, gauge, match, threshold, backlog, absence, correlate)",
         ]
     );
 }
@@ -470,7 +470,7 @@ fn schema_and_top_level_shape() {
     check(
         "regex = 'x'\n",
         &[
-            "rules/a.toml:1:1: unknown key \"regex\" in the top level of the file (\"regex\" belongs inside a table such as [[match]] or [[threshold]]: is a table header missing above it?)",
+            "rules/a.toml:1:1: unknown key \"regex\" in the top level of the file (\"regex\" belongs inside a table such as [[gauge]] or [[match]] or [[threshold]]: is a table header missing above it?)",
         ],
     );
     check(
@@ -504,7 +504,7 @@ fn sources_and_gauges() {
             "rules/a.toml:2:8: invalid glob in \"path\" of [[source]]: unclosed character class; missing ']'",
             "rules/a.toml:3:10: unknown format \"xml\" in [[source]] (write one of \"auto\", \"sms\", \"cmtrace\", \"plain\")",
             "rules/a.toml:4:12: unknown time zone \"Mars/Base\" (use \"local\", \"utc\", an offset like \"+02:00\", or an IANA name like \"Europe/Berlin\")",
-            "rules/a.toml:6:1: missing key \"path\" in [[gauge]] \"a b\" (add e.g. path = 'Inboxes\\despoolr.box\\receive')",
+            "rules/a.toml:6:1: missing key \"path\" in [[gauge]] \"a b\" (add e.g. path = 'Inboxes\\despoolr.box\\receive', or source and regex for a gauge fed from log lines)",
             "rules/a.toml:7:6: id \"a b\" may contain only ASCII letters, digits, \"-\", \"_\" and \".\"; write e.g. \"a-b\"",
             "rules/a.toml:8:11: \"include\" in [[gauge]] \"a b\" needs at least one entry",
             "rules/a.toml:9:9: \"every\" in [[gauge]] \"a b\" must be a duration string with a unit, not a number (write every = \"30s\")",
@@ -820,4 +820,292 @@ fn bundled_pack_is_the_rules_folder_without_tests() {
     if let Err(d) = compile(&bundled) {
         panic!("the bundled rules do not compile:\n{d}");
     }
+}
+
+const INBOXMON: &str = "[[source]]\nid = \"inboxmon\"\npath = 'Logs\\inboxmon.log'\n\n";
+
+#[test]
+fn a_gauge_fed_from_log_lines_compiles_to_a_gauge_and_its_feed_rule() {
+    let set = compile_one(&format!(
+        "{INBOXMON}[[gauge]]\nid = \"receive\"\npath = 'Inboxes\\despoolr.box\\receive'\n\
+         source = \"inboxmon\"\nregex = '(?i)despoolr\\.box\\\\receive is (?P<files>\\d+)'\n\n\
+         [[gauge]]\nid = \"threads\"\nsource = \"inboxmon\"\nregex = '(?P<oldest_age_s>\\d+)s (?P<files>\\d+)'\n\n\
+         [[backlog]]\nid = \"b\"\ngauge = \"threads\"\nany = [{{ metric = \"files\", above = 2 }}]\n"
+    ));
+    let ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["b", "receive", "threads"]);
+    assert!(set.gauges[0].is_folder());
+    assert!(!set.gauges[1].is_folder());
+    assert_eq!(set.gauges[1].path, "");
+    assert_eq!(set.gauge_feed(GaugeId(0)), Some(RuleId(1)));
+    assert_eq!(set.gauge_feed(GaugeId(1)), Some(RuleId(2)));
+    assert_eq!(set.fed_gauge(RuleId(2)), Some(GaugeId(1)));
+    assert_eq!(set.fed_gauge(RuleId(0)), None);
+    let feed = set.rule(RuleId(2));
+    assert!(!feed.meta.alert);
+    let RuleKind::Match(m) = &feed.kind else {
+        panic!("{feed:?}")
+    };
+    assert_eq!(m.line.sources, [SourceId(0)]);
+    // Metrics in a fixed order, whatever the order in the regex.
+    assert_eq!(
+        m.group_by,
+        [
+            GroupField::Capture("files".into()),
+            GroupField::Capture("oldest_age_s".into())
+        ]
+    );
+    assert_eq!(feed.location.line, 11);
+}
+
+#[test]
+fn log_fed_gauge_problems() {
+    check(
+        &format!(
+            "{INBOXMON}[[gauge]]\nid = \"a\"\nsource = \"inboxmon\"\n\n\
+             [[gauge]]\nid = \"b\"\nregex = '(?P<files>\\d+)'\ninclude = [\"*\"]\nevery = \"1m\"\n\n\
+             [[gauge]]\nid = \"c\"\nsource = [\"inboxmon\"]\nregex = '(?P<file>\\d+) (?P<count>\\d+)'\n\n\
+             [[gauge]]\nid = \"d\"\nsource = \"inboxmn\"\nregex = '(?P<files>\\d+'\n\n\
+             [[gauge]]\nid = \"e\"\nsource = \"inboxmon\"\nregex = 'is \\d+'\n"
+        ),
+        &[
+            "rules/a.toml:7:1: \"source\" in [[gauge]] \"a\" needs \"regex\" too: a gauge fed from log lines names the log (source) and the lines that carry its numbers (regex)",
+            "rules/a.toml:11:1: \"regex\" in [[gauge]] \"b\" needs \"source\" too: a gauge fed from log lines names the log (source) and the lines that carry its numbers (regex)",
+            "rules/a.toml:12:1: \"include\" in [[gauge]] \"b\" applies to a folder: it needs \"path\" (a gauge fed from log lines takes a sample from every matching line)",
+            "rules/a.toml:13:1: \"every\" in [[gauge]] \"b\" applies to a folder: it needs \"path\" (a gauge fed from log lines takes a sample from every matching line)",
+            "rules/a.toml:17:10: \"source\" in [[gauge]] \"c\" must be one source id (a gauge is fed from one log), not an array",
+            "rules/a.toml:18:9: named capture \"file\" in the regex of [[gauge]] \"c\" is not a gauge metric (did you mean \"files\"? a gauge's regex captures files, and optionally bytes and oldest_age_s)",
+            "rules/a.toml:18:9: named capture \"count\" in the regex of [[gauge]] \"c\" is not a gauge metric (a gauge's regex captures files, and optionally bytes and oldest_age_s)",
+            "rules/a.toml:18:9: the regex of [[gauge]] \"c\" needs a named capture files with the number, e.g. 'is (?P<files>\\d+)\\.'",
+            "rules/a.toml:23:10: invalid regex in [[gauge]] \"d\": unclosed group",
+            "rules/a.toml:28:9: the regex of [[gauge]] \"e\" needs a named capture files with the number, e.g. 'is (?P<files>\\d+)\\.'",
+        ],
+    );
+    // The source is resolved like a line rule's.
+    check(
+        &format!(
+            "{INBOXMON}[[gauge]]\nid = \"d\"\nsource = \"inboxmn\"\nregex = '(?P<files>\\d+)'\n"
+        ),
+        &[
+            "rules/a.toml:7:10: unknown source \"inboxmn\" in [[gauge]] \"d\" (did you mean \"inboxmon\"?)",
+        ],
+    );
+}
+
+/// The SPEC example with the given override file after it.
+fn with_override(text: &str) -> Result<RuleSet, String> {
+    let texts = [
+        RuleText {
+            path: PathBuf::from("rules/a.toml"),
+            text: SPEC_EXAMPLE.to_owned(),
+        },
+        RuleText {
+            path: PathBuf::from("site.toml"),
+            text: text.to_owned(),
+        },
+    ];
+    compile(&texts).map_err(|d| {
+        d.0.iter()
+            .map(|d| {
+                format!(
+                    "{}:{}:{}: {}",
+                    d.file.display(),
+                    d.line,
+                    d.column,
+                    d.message
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+#[test]
+fn overrides_replace_keys_of_their_target() {
+    let set = with_override(
+        "[[override]]\nid = \"despoolr-backlog\"\nfor = \"5m\"\nall = [{ metric = \"files\", above = 10 }]\n\n\
+         [[override]]\nid = \"despool-waiting\"\nregex = '(?i)waiting for (?P<what>\\w+)'\ngroup_by = [\"what\"]\ncount = 5\n\n\
+         [[override]]\nid = \"despool-waiting\"\ncount = 7\nseverity = \"high\"\n\n\
+         [[override]]\nid = \"despool\"\npath = 'D:\\SMS\\Logs\\despool.log'\n\n\
+         [[override]]\nid = \"despoolr_receive\"\ninclude = [\"*.ins\"]\n\n\
+         [[override]]\nid = \"q260366-despool-stall\"\nalert = false\n",
+    )
+    .unwrap();
+    let backlog = set.rule(set.rule_by_name("despoolr-backlog").unwrap());
+    let RuleKind::Backlog(b) = &backlog.kind else {
+        panic!("{backlog:?}")
+    };
+    // `all` replaces `any`; untouched keys stay.
+    assert!(b.all);
+    assert_eq!(b.conditions.len(), 1);
+    assert_eq!(b.hold_for, Duration::from_secs(300));
+    assert_eq!(b.keep_firing_for, Duration::from_secs(300));
+    let waiting = set.rule(set.rule_by_name("despool-waiting").unwrap());
+    let RuleKind::Threshold(t) = &waiting.kind else {
+        panic!("{waiting:?}")
+    };
+    // `regex` replaces `contains`; the later override wins for `count`.
+    assert_eq!(
+        t.line.pattern,
+        Pattern::Regex("(?i)waiting for (?P<what>\\w+)".into())
+    );
+    assert_eq!(t.group_by, [GroupField::Capture("what".into())]);
+    assert_eq!(t.count, 7);
+    assert_eq!(t.window, Duration::from_secs(600));
+    assert_eq!(waiting.meta.severity, AlertSeverity::High);
+    // The rule is still defined where it was.
+    assert_eq!(waiting.location.file, Path::new("rules/a.toml"));
+    assert_eq!(waiting.location.line, 31);
+    assert_eq!(set.sources[0].path, r"D:\SMS\Logs\despool.log");
+    assert_eq!(set.gauges[0].include, ["*.ins"]);
+    let stall = set.rule(set.rule_by_name("q260366-despool-stall").unwrap());
+    assert!(!stall.meta.alert);
+    // Order of the rules (their ids' indices) is unchanged.
+    let ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "backup-finished",
+            "despool-waiting",
+            "despoolr-backlog",
+            "despool-silent",
+            "q260366-despool-stall"
+        ]
+    );
+}
+
+#[test]
+fn override_problems_are_located_where_their_keys_are_written() {
+    let got = with_override(
+        "[[override]]\nid = \"despoolr-backlg\"\nfor = \"5m\"\n\n\
+         [[override]]\nid = \"despoolr-backlog\"\ncount = 3\nfor = \"5 minutes\"\n\n\
+         [[override]]\nid = \"despool-waiting\"\n\n\
+         [[override]]\nfor = \"1m\"\n\n\
+         [[override]]\nid = \"despool-waiting\"\nregex = '(?P<x>a)'\ngroup_by = [\"what\"]\n\n\
+         [[override]]\nid = \"q260366-despool-stall\"\nall_of = [\"despool-waiting\", \"nowhere\"]\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        got.lines().collect::<Vec<_>>(),
+        [
+            "site.toml:2:6: unknown id \"despoolr-backlg\" in [[override]] (did you mean \"despoolr-backlog\"?)",
+            "site.toml:7:1: \"count\" is not a key of [[backlog]] (\"despoolr-backlog\" is a [[backlog]]; its keys are name, description, severity, reference, recommendation, tags, alert, gauge, any, all, for, keep_firing_for)",
+            "site.toml:8:7: invalid duration \"5 minutes\" for \"for\" in [[backlog]] \"despoolr-backlog\" (changed by the [[override]] at site.toml:6): a unit is missing (write a number and a unit: \"250ms\", \"30s\", \"10m\", \"2h\", \"1d\")",
+            "site.toml:10:1: [[override]] \"despool-waiting\" changes nothing: add the keys of the [[threshold]] to replace, e.g. severity = \"high\"",
+            "site.toml:13:1: missing key \"id\" in [[override]] (add e.g. id = \"despoolr-backlog\" (the rule, source or gauge to change))",
+            "site.toml:19:13: group_by field \"what\" in [[threshold]] \"despool-waiting\" (changed by the [[override]] at site.toml:17) is neither a named capture of its regex nor one of host.name, component, thread, severity, log.file.path",
+            "site.toml:23:30: unknown rule \"nowhere\" in [[correlate]] \"q260366-despool-stall\" (changed by the [[override]] at site.toml:22) (no rule has this id)",
+        ]
+    );
+    check(
+        "[override]\nid = \"x\"\n",
+        &[
+            "rules/a.toml:1:1: \"override\" must be an array of tables: write [[override]] with double brackets, not [override]",
+        ],
+    );
+}
+
+#[test]
+fn bundled_true_builds_on_the_pack() {
+    let pack = bundled();
+    let pack_set = compile(&pack).unwrap();
+    let site = RuleText {
+        path: PathBuf::from("site.toml"),
+        text: "bundled = true\n\n[defaults]\nhost = \"PRI01\"\n\n[[override]]\nid = \"q260366-despool-stall\"\nseverity = \"critical\"\n".to_owned(),
+    };
+    let set = compile(std::slice::from_ref(&site)).unwrap();
+    assert_eq!(set.rules.len(), pack_set.rules.len());
+    assert_eq!(set.defaults.host.as_deref(), Some("PRI01"));
+    let stall = set.rule(set.rule_by_name("q260366-despool-stall").unwrap());
+    assert_eq!(stall.meta.severity, AlertSeverity::Critical);
+    // Without it, the pack's ids are unknown, and the message says what to add.
+    let alone = RuleText {
+        path: PathBuf::from("site.toml"),
+        text: "[[override]]\nid = \"q260366-despool-stall\"\nseverity = \"critical\"\n".to_owned(),
+    };
+    let err = compile(&[alone]).unwrap_err().to_string();
+    assert!(
+        err.starts_with("site.toml:2:6: unknown id \"q260366-despool-stall\" in [[override]] (\"q260366-despool-stall\" is in the bundled pack: add bundled = true at the top of this file to build on it)"),
+        "{err}"
+    );
+    check(
+        "bundled = \"yes\"\n",
+        &[
+            "rules/a.toml:1:11: \"bundled\" in the top level of the file must be true or false, not a string",
+        ],
+    );
+    // No file of the pack asks for the pack.
+    assert!(pack.iter().all(|f| !f.text.contains("bundled = true")));
+}
+
+#[test]
+fn merged_tables_report_each_problem_in_the_file_of_its_key() {
+    let texts = [
+        RuleText {
+            path: PathBuf::from("rules/a.toml"),
+            text: format!(
+                "{HEAD}[[match]]\nid = \"m\"\nsource = \"despool\"\ncontains = \"a\"\n\n\
+                 [[correlate]]\nid = \"c\"\nall_of = [\"m\", \"t\"]\nwithin = \"1m\"\n[correlate.preceded_by]\nrule = \"m\"\nwithin = \"1h\"\n\n\
+                 [[threshold]]\nid = \"t\"\nsource = \"despool\"\nregex = '(?P<box>\\w+)\\.box'\ncount = 2\nwindow = \"5m\"\ngroup_by = [\"box\"]\n"
+            ),
+        },
+        RuleText {
+            path: PathBuf::from("site.toml"),
+            text: "[[override]]\nid = \"c\"\nwithin = \"2m\"\n\n\
+                   [[override]]\nid = \"m\"\n[override.severity]\nx = 1\n\n\
+                   [[override]]\nid = \"t\"\nregex = 'x'\nwindow = \"0s\"\n"
+                .to_owned(),
+        },
+    ];
+    let err = compile(&texts).unwrap_err();
+    let lines: Vec<String> = err
+        .0
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}:{}: {}",
+                d.file.display(),
+                d.line,
+                d.column,
+                d.message
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            // The threshold's own group_by, untouched, no longer names a capture.
+            "rules/a.toml:24:13: group_by field \"box\" in [[threshold]] \"t\" (changed by the [[override]] at site.toml:11) is neither a named capture of its regex nor one of host.name, component, thread, severity, log.file.path",
+            "site.toml:2:6: cannot override [[correlate]] \"c\": its key \"preceded_by\" (rules/a.toml:14:12) is written as a [table] section or dotted keys; write it inline there (name = value)",
+            "site.toml:7:11: write \"severity\" of [[override]] \"m\" as one inline value (name = value on one key, not a [table] section): an override replaces the key whole",
+            "site.toml:13:10: \"window\" in [[threshold]] \"t\" (changed by the [[override]] at site.toml:11) must be longer than 0s",
+        ]
+    );
+}
+
+#[test]
+fn every_bundled_rule_says_what_it_is_and_what_to_do() {
+    let set = compile(&bundled()).unwrap();
+    let mut missing = Vec::new();
+    for (i, r) in set.rules.iter().enumerate() {
+        if set.fed_gauge(RuleId(i as u32)).is_some() {
+            continue;
+        }
+        let m = &r.meta;
+        for (what, ok) in [
+            ("name", m.name.is_some()),
+            ("description", m.description.is_some()),
+            ("reference", m.reference.is_some()),
+            (
+                "recommendation",
+                m.recommendation.as_ref().is_some_and(|t| t.len() > 40),
+            ),
+            ("tags", !m.tags.is_empty()),
+        ] {
+            if !ok {
+                missing.push(format!("{}: {what}", r.id));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
 }

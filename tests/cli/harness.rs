@@ -143,7 +143,8 @@ pub struct Stopped {
 }
 
 impl Agent {
-    fn watch(mut child: Child) -> Agent {
+    /// Follows a started agent (collects its stderr; stops it on drop).
+    pub fn watch(mut child: Child) -> Agent {
         let stderr = Arc::new(Mutex::new(String::new()));
         let pipe = child.stderr.take().unwrap();
         let sink = Arc::clone(&stderr);

@@ -17,6 +17,8 @@ mod harness;
 mod agent;
 mod check;
 mod formats;
+mod golden;
+mod pack;
 mod replay;
 mod restart;
 mod ruletest;
