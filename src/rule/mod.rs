@@ -81,7 +81,7 @@
 mod compile;
 pub mod model;
 mod pattern;
-mod raw;
+pub(crate) mod raw;
 pub mod testfile;
 
 use std::collections::HashSet;
