@@ -41,6 +41,10 @@ pub struct Batch {
     pub watermark: Option<Timestamp>,
     /// Tail positions covering every input sent so far (live mode).
     pub positions: Option<Checkpoints>,
+    /// Reloaded rules (live mode): the engine switches to them before this
+    /// batch's inputs, which were read under them; every earlier batch was
+    /// read under the old rules.
+    pub reload: Option<std::sync::Arc<crate::rule::RuleSet>>,
 }
 
 /// Errors that stop the pipeline.
