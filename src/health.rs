@@ -275,7 +275,13 @@ pub fn heartbeat_line(ctx: &Context, fields: HealthFields, now: Timestamp) -> St
     let spooled_now: u64 = fields.outputs.iter().map(|o| o.spool_documents).sum();
     let message = format!(
         "logwarden on {}: {} lines read, {} records matched, {} alerts, {} spooled now, {} retries, {} dropped",
-        ctx.host, fields.lines_read, fields.matched, fields.alerts, spooled_now, fields.retries, fields.dropped
+        ctx.host,
+        fields.lines_read,
+        fields.matched,
+        fields.alerts,
+        spooled_now,
+        fields.retries,
+        fields.dropped
     );
     let doc = Heartbeat {
         timestamp: at.clone(),

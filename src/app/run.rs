@@ -48,7 +48,10 @@ pub fn run(args: RunArgs) -> Result<(), AppError> {
         args.rules.clone()
     };
     let rules = load_rules(&rule_paths)?;
-    let site = match args.site.or_else(|| config.as_ref().and_then(|c| c.site.clone())) {
+    let site = match args
+        .site
+        .or_else(|| config.as_ref().and_then(|c| c.site.clone()))
+    {
         Some(s) => s,
         None => std::env::current_dir().map_err(|e| {
             AppError::Runtime(format!(
@@ -91,8 +94,11 @@ pub fn run(args: RunArgs) -> Result<(), AppError> {
     };
     let mut shared = Vec::new();
     for c in &configured {
-        let opened = output::open_config(c, state.path(), &health, &shutdown)
-            .map_err(|e| AppError::Runtime(format!("{e}; fix the output or its settings and start again")))?;
+        let opened = output::open_config(c, state.path(), &health, &shutdown).map_err(|e| {
+            AppError::Runtime(format!(
+                "{e}; fix the output or its settings and start again"
+            ))
+        })?;
         if let Some((spool, delivery)) = opened.network {
             upkeep.spools.push(spool);
             upkeep.deliveries.push(delivery);

@@ -68,14 +68,7 @@ fn own_keys(t: &str) -> &'static [&'static str] {
             "max_message_bytes",
             "server_name",
         ],
-        "splunk_hec" => &[
-            "url",
-            "token_env",
-            "index",
-            "source",
-            "sourcetype",
-            "gzip",
-        ],
+        "splunk_hec" => &["url", "token_env", "index", "source", "sourcetype", "gzip"],
         "elasticsearch" => &[
             "url",
             "index",
@@ -152,7 +145,9 @@ pub(super) fn read(file: &Path, text: &str) -> Result<AgentConfig, Diagnostics> 
             _ => doc.wrong_type(f, "the number 1"),
         }
     }
-    cfg.site = doc.opt(&top, "site", |d, f| d.nonempty(f).map(|p| resolve(&base, &p)));
+    cfg.site = doc.opt(&top, "site", |d, f| {
+        d.nonempty(f).map(|p| resolve(&base, &p))
+    });
     cfg.state = doc.opt(&top, "state", |d, f| {
         d.nonempty(f).map(|p| resolve(&base, &p))
     });
@@ -261,10 +256,9 @@ fn read_outputs(doc: &mut Doc<'_>, f: Field<'_, '_>, base: &Path, cfg: &mut Agen
             );
             continue;
         };
-        if let Some((out, name_span, explicit)) = read_output(doc, t, item.span(), base, cfg) {
-            names.push((out.name.clone(), name_span, explicit));
-            cfg.outputs.push(out);
-        }
+        let (out, name) = read_output(doc, t, item.span(), base, cfg);
+        names.extend(name);
+        cfg.outputs.extend(out);
     }
     for (i, (name, span, explicit)) in names.iter().enumerate() {
         if names[..i].iter().any(|(n, _, _)| n == name) {
@@ -282,16 +276,22 @@ fn read_outputs(doc: &mut Doc<'_>, f: Field<'_, '_>, base: &Path, cfg: &mut Agen
     }
 }
 
-/// One `[[output]]`; also returns where its name is (or its header) and
-/// whether the name was written.
+/// A name, where it is (or the table header), and whether it was written.
+type NameAt = (String, std::ops::Range<usize>, bool);
+
+/// One `[[output]]` (none when it has problems) and its name (when its
+/// type is known, so that names are checked for clashes even then).
 fn read_output(
     doc: &mut Doc<'_>,
     t: &DeTable<'_>,
     header: std::ops::Range<usize>,
     base: &Path,
     cfg: &mut AgentConfig,
-) -> Option<(OutputConfig, std::ops::Range<usize>, bool)> {
-    let type_word = t.get("type").and_then(|v| v.get_ref().as_str()).map(str::to_owned);
+) -> (Option<OutputConfig>, Option<NameAt>) {
+    let type_word = t
+        .get("type")
+        .and_then(|v| v.get_ref().as_str())
+        .map(str::to_owned);
     let ctx = match (&type_word, t.get("name").and_then(|v| v.get_ref().as_str())) {
         (_, Some(n)) => format!("[[output]] {n:?}"),
         (Some(ty), None) => format!("[[output]] of type {ty:?}"),
@@ -356,34 +356,60 @@ fn read_output(
         .map(|f| f.span())
         .unwrap_or_else(|| header.clone());
     let explicit = s.has("name");
-    let w = kind_word?;
-    let location = doc.location(header.start);
-    let delivery = is_network(&w).then(|| read_delivery(doc, &s));
+    let Some(w) = kind_word else {
+        return (None, None);
+    };
+    let name = name.unwrap_or_else(|| w.clone());
+    let out = read_kind(doc, &s, &w, base, cfg).map(|kind| OutputConfig {
+        name: name.clone(),
+        kind,
+        location: doc.location(header.start),
+    });
+    (out, Some((name, name_span, explicit)))
+}
+
+/// The type-specific keys of an output of type `w`.
+fn read_kind(
+    doc: &mut Doc<'_>,
+    s: &Section<'_, '_>,
+    w: &str,
+    base: &Path,
+    cfg: &mut AgentConfig,
+) -> Option<OutputKind> {
+    let delivery = is_network(&w).then(|| read_delivery(doc, s));
     let tls = TlsConfig {
-        ca_file: doc.opt(&s, "ca_file", |d, f| {
+        ca_file: doc.opt(s, "ca_file", |d, f| {
             d.nonempty(f).map(|p| resolve(base, &p))
         }),
-        server_name: doc.opt(&s, "server_name", |d, f| d.nonempty(f)),
+        server_name: doc.opt(s, "server_name", |d, f| d.nonempty(f)),
     };
-    let kind = match w.as_str() {
+    let kind = match w {
         "file" => OutputKind::File {
-            path: doc.req(&s, "path", "path = 'alerts.ndjson'", |d, f| {
+            path: doc.req(s, "path", "path = 'alerts.ndjson'", |d, f| {
                 d.nonempty(f).map(|p| resolve(base, &p))
             })?,
         },
         "stdout" => OutputKind::Stdout,
-        "syslog" => OutputKind::Syslog(read_syslog(doc, &s, tls)?, delivery?),
+        "syslog" => OutputKind::Syslog(read_syslog(doc, s, tls)?, delivery?),
         "splunk_hec" => {
-            let http = read_http(doc, &s, tls, "url = \"https://splunk.example:8088/services/collector/event\"");
-            let token = doc.req(&s, "token_env", "token_env = \"LOGWARDEN_HEC_TOKEN\"", |d, f| {
-                env_name(d, f, cfg)
-            });
-            let index = doc.opt(&s, "index", |d, f| d.nonempty(f));
+            let http = read_http(
+                doc,
+                s,
+                tls,
+                "url = \"https://splunk.example:8088/services/collector/event\"",
+            );
+            let token = doc.req(
+                s,
+                "token_env",
+                "token_env = \"LOGWARDEN_HEC_TOKEN\"",
+                |d, f| env_name(d, f, cfg),
+            );
+            let index = doc.opt(s, "index", |d, f| d.nonempty(f));
             let source = doc
-                .opt(&s, "source", |d, f| d.nonempty(f))
+                .opt(s, "source", |d, f| d.nonempty(f))
                 .unwrap_or_else(|| "logwarden".to_owned());
             let sourcetype = doc
-                .opt(&s, "sourcetype", |d, f| d.nonempty(f))
+                .opt(s, "sourcetype", |d, f| d.nonempty(f))
                 .unwrap_or_else(|| "_json".to_owned());
             let mut http = http?;
             if let Some(rest) = http.url.strip_suffix('/')
@@ -407,11 +433,13 @@ fn read_output(
             )
         }
         "elasticsearch" => {
-            let http = read_http(doc, &s, tls, "url = \"https://es.example:9200\"");
-            let index = doc.req(&s, "index", "index = \"logwarden-alerts\"", |d, f| d.nonempty(f));
-            let api_key = doc.opt(&s, "api_key_env", |d, f| env_name(d, f, cfg));
-            let username = doc.opt(&s, "username", |d, f| d.nonempty(f));
-            let password = doc.opt(&s, "password_env", |d, f| env_name(d, f, cfg));
+            let http = read_http(doc, s, tls, "url = \"https://es.example:9200\"");
+            let index = doc.req(s, "index", "index = \"logwarden-alerts\"", |d, f| {
+                d.nonempty(f)
+            });
+            let api_key = doc.opt(s, "api_key_env", |d, f| env_name(d, f, cfg));
+            let username = doc.opt(s, "username", |d, f| d.nonempty(f));
+            let password = doc.opt(s, "password_env", |d, f| env_name(d, f, cfg));
             let auth = match (api_key, username, password) {
                 (Some(k), None, None) => EsAuth::ApiKey(k),
                 (None, Some(u), Some(p)) => EsAuth::Basic {
@@ -420,20 +448,30 @@ fn read_output(
                 },
                 (None, None, None) => EsAuth::None,
                 (Some(_), _, _) => {
-                    if let Some(span) = s.key_span("username").or_else(|| s.key_span("password_env")) {
+                    if let Some(span) = s
+                        .key_span("username")
+                        .or_else(|| s.key_span("password_env"))
+                    {
                         doc.error(
                             span,
-                            format!("{} takes api_key_env or username and password_env, not both", s.ctx),
+                            format!(
+                                "{} takes api_key_env or username and password_env, not both",
+                                s.ctx
+                            ),
                         );
                     }
                     return None;
                 }
                 (None, Some(_), None) => {
-                    doc.missing(&s, "password_env", "password_env = \"LOGWARDEN_ES_PASSWORD\"");
+                    doc.missing(
+                        s,
+                        "password_env",
+                        "password_env = \"LOGWARDEN_ES_PASSWORD\"",
+                    );
                     return None;
                 }
                 (None, None, Some(_)) => {
-                    doc.missing(&s, "username", "username = \"logwarden\"");
+                    doc.missing(s, "username", "username = \"logwarden\"");
                     return None;
                 }
             };
@@ -451,8 +489,8 @@ fn read_output(
             )
         }
         _ => {
-            let http = read_http(doc, &s, tls, "url = \"https://hooks.example/alerts\"");
-            let token_env = doc.opt(&s, "token_env", |d, f| env_name(d, f, cfg));
+            let http = read_http(doc, s, tls, "url = \"https://hooks.example/alerts\"");
+            let token_env = doc.opt(s, "token_env", |d, f| env_name(d, f, cfg));
             OutputKind::Webhook(
                 WebhookConfig {
                     http: http?,
@@ -462,15 +500,7 @@ fn read_output(
             )
         }
     };
-    Some((
-        OutputConfig {
-            name: name.unwrap_or(w),
-            kind,
-            location,
-        },
-        name_span,
-        explicit,
-    ))
+    Some(kind)
 }
 
 fn output_hint(ty: Option<&str>, key: &str) -> Option<String> {
@@ -498,9 +528,7 @@ fn output_hint(ty: Option<&str>, key: &str) -> Option<String> {
 /// [`super::environment_problems`].
 fn env_name(doc: &mut Doc<'_>, f: Field<'_, '_>, cfg: &mut AgentConfig) -> Option<String> {
     let v = doc.nonempty(f)?;
-    if !v
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         || v.starts_with(|c: char| c.is_ascii_digit())
     {
         // Looks like the secret itself was pasted in: say so without echoing it.
@@ -532,7 +560,10 @@ fn read_delivery(doc: &mut Doc<'_>, s: &Section<'_, '_>) -> Delivery {
     if let Some(o) = doc.opt(s, "overflow", |dc, f| {
         dc.word(
             f,
-            &[("block", Overflow::Block), ("drop_oldest", Overflow::DropOldest)],
+            &[
+                ("block", Overflow::Block),
+                ("drop_oldest", Overflow::DropOldest),
+            ],
         )
     }) {
         d.overflow = o;
@@ -561,7 +592,10 @@ fn read_delivery(doc: &mut Doc<'_>, s: &Section<'_, '_>) -> Delivery {
     {
         doc.error(
             span,
-            format!("\"backoff_max\" in {} must not be shorter than \"backoff_min\"", s.ctx),
+            format!(
+                "\"backoff_max\" in {} must not be shorter than \"backoff_min\"",
+                s.ctx
+            ),
         );
     }
     d
@@ -639,7 +673,9 @@ fn read_syslog(doc: &mut Doc<'_>, s: &Section<'_, '_>, tls: TlsConfig) -> Option
 /// `host:port` → (host, port), without resolving the name.
 pub(crate) fn split_address(a: &str) -> Result<(&str, u16), &'static str> {
     let (host, port) = if let Some(rest) = a.strip_prefix('[') {
-        let (h, p) = rest.split_once("]:").ok_or("an IPv6 address needs [brackets]:port")?;
+        let (h, p) = rest
+            .split_once("]:")
+            .ok_or("an IPv6 address needs [brackets]:port")?;
         (h, p)
     } else {
         let (h, p) = a.rsplit_once(':').ok_or("the port is missing")?;
@@ -664,7 +700,13 @@ fn read_http(
     example: &str,
 ) -> Option<HttpConfig> {
     if let Some(span) = s.key_span("server_name") {
-        doc.error(span, format!("\"server_name\" is a key of syslog outputs; {} takes the name from its url", s.ctx));
+        doc.error(
+            span,
+            format!(
+                "\"server_name\" is a key of syslog outputs; {} takes the name from its url",
+                s.ctx
+            ),
+        );
     }
     let url = doc.req(s, "url", example, |d, f| {
         let u = d.nonempty(f)?;

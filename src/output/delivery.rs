@@ -172,7 +172,12 @@ impl Delivery {
     pub fn run(mut self, stop: Receiver<()>) {
         let mut draining: Option<Stopwatch> = None;
         loop {
-            if draining.is_none() && matches!(stop.try_recv(), Err(crossbeam_channel::TryRecvError::Disconnected)) {
+            if draining.is_none()
+                && matches!(
+                    stop.try_recv(),
+                    Err(crossbeam_channel::TryRecvError::Disconnected)
+                )
+            {
                 draining = Some(Stopwatch::start());
             }
             if let Some(d) = draining
@@ -243,12 +248,17 @@ impl Delivery {
                                 again.push(i);
                             }
                             None => {
-                                reason = "the receiver answered for fewer documents than were sent".into();
+                                reason = "the receiver answered for fewer documents than were sent"
+                                    .into();
                                 again.push(i);
                             }
                         }
                     }
-                    let done: Vec<usize> = chunk.iter().copied().filter(|i| !again.contains(i)).collect();
+                    let done: Vec<usize> = chunk
+                        .iter()
+                        .copied()
+                        .filter(|i| !again.contains(i))
+                        .collect();
                     pending.retain(|i| !done.contains(i));
                     if again.is_empty() {
                         if let Some(o) = outage.take() {
@@ -396,7 +406,12 @@ mod tests {
         }
     }
 
-    fn check(docs: &[&str], answers: Vec<Result<Vec<Fate>, Failure>>, expected: &[&[&str]], rejected: u64) {
+    fn check(
+        docs: &[&str],
+        answers: Vec<Result<Vec<Fate>, Failure>>,
+        expected: &[&[&str]],
+        rejected: u64,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let counters = Arc::new(OutputCounters::default());
         let spool = Arc::new(
@@ -457,7 +472,11 @@ mod tests {
             &["a", "b", "c"],
             vec![
                 Err(Failure::retry("503")),
-                Ok(vec![Fate::Delivered, Fate::Retry("429".into()), Fate::Delivered]),
+                Ok(vec![
+                    Fate::Delivered,
+                    Fate::Retry("429".into()),
+                    Fate::Delivered,
+                ]),
             ],
             &[&["a", "b", "c"], &["a", "b", "c"], &["b"]],
             0,

@@ -179,10 +179,19 @@ impl HttpSink {
     /// A missing token or unusable CA file.
     pub fn webhook(cfg: &WebhookConfig, timeout: Duration) -> Result<HttpSink, HttpError> {
         let auth = match &cfg.token_env {
-            Some(var) => Some(Secret(format!("Bearer {}", Secret::from_env(var)?.expose()))),
+            Some(var) => Some(Secret(format!(
+                "Bearer {}",
+                Secret::from_env(var)?.expose()
+            ))),
             None => None,
         };
-        HttpSink::new(&cfg.http, cfg.http.url.clone(), Kind::Webhook, auth, timeout)
+        HttpSink::new(
+            &cfg.http,
+            cfg.http.url.clone(),
+            Kind::Webhook,
+            auth,
+            timeout,
+        )
     }
 
     fn new(
@@ -247,7 +256,11 @@ impl HttpSink {
                     let head = serde_json::to_string(&env).unwrap_or_else(|_| "{}".into());
                     // The document goes in as it is: `"event":` + its JSON.
                     out.extend_from_slice(head.trim_end_matches('}').as_bytes());
-                    out.extend_from_slice(if env.is_empty() { b"\"event\":" } else { b",\"event\":" });
+                    out.extend_from_slice(if env.is_empty() {
+                        b"\"event\":"
+                    } else {
+                        b",\"event\":"
+                    });
                     out.extend_from_slice(d.as_bytes());
                     out.extend_from_slice(b"}\n");
                 }
@@ -338,7 +351,14 @@ impl Sink for HttpSink {
             .limit(64 * 1024 * 1024)
             .read_to_string()
             .unwrap_or_default();
-        classify(&self.kind, status, retry_after, &text, docs.len(), &self.url)
+        classify(
+            &self.kind,
+            status,
+            retry_after,
+            &text,
+            docs.len(),
+            &self.url,
+        )
     }
 }
 
@@ -363,7 +383,9 @@ fn classify(
             permanent: false,
         }),
         401 | 403 => Err(Failure {
-            reason: format!("{url} answered {status} (check the token or key in the agent's environment): {short}"),
+            reason: format!(
+                "{url} answered {status} (check the token or key in the agent's environment): {short}"
+            ),
             retry_after,
             permanent: false,
         }),
@@ -396,7 +418,13 @@ fn bulk_fates(body: &str, n: usize) -> Vec<Fate> {
         return vec![Fate::Delivered; n];
     }
     if b.items.len() != n {
-        return vec![Fate::Retry(format!("the _bulk answer has {} items for {n} documents", b.items.len())); n];
+        return vec![
+            Fate::Retry(format!(
+                "the _bulk answer has {} items for {n} documents",
+                b.items.len()
+            ));
+            n
+        ];
     }
     b.items
         .iter()
@@ -404,11 +432,20 @@ fn bulk_fates(body: &str, n: usize) -> Vec<Fate> {
             let Some(result) = item.values().next() else {
                 return Fate::Retry("empty _bulk item".into());
             };
-            let status = result.get("status").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let status = result
+                .get("status")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
             let why = || {
                 let e = result.get("error");
-                let t = e.and_then(|e| e.get("type")).and_then(|v| v.as_str()).unwrap_or("");
-                let r = e.and_then(|e| e.get("reason")).and_then(|v| v.as_str()).unwrap_or("");
+                let t = e
+                    .and_then(|e| e.get("type"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("");
+                let r = e
+                    .and_then(|e| e.get("reason"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("");
                 format!("{status} {t}: {r}")
             };
             match status {
@@ -470,7 +507,11 @@ fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -495,8 +536,14 @@ mod tests {
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
             Some(Duration::from_secs(10))
         );
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("99999", now), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("99999", now),
+            Some(Duration::from_secs(3600))
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 
@@ -516,14 +563,20 @@ mod tests {
                 Fate::Rejected("400 mapper_parsing_exception: bad".into()),
             ]
         );
-        assert_eq!(bulk_fates(r#"{"errors":false,"items":[]}"#, 2), vec![Fate::Delivered; 2]);
+        assert_eq!(
+            bulk_fates(r#"{"errors":false,"items":[]}"#, 2),
+            vec![Fate::Delivered; 2]
+        );
         assert!(matches!(bulk_fates("<html>", 1)[0], Fate::Retry(_)));
     }
 
     #[test]
     fn status_codes_map_to_retry_or_refusal() {
         let k = Kind::Webhook;
-        assert_eq!(classify(&k, 204, None, "", 2, "u"), Ok(vec![Fate::Delivered; 2]));
+        assert_eq!(
+            classify(&k, 204, None, "", 2, "u"),
+            Ok(vec![Fate::Delivered; 2])
+        );
         for s in [408, 429, 500, 503, 401, 403, 404] {
             let e = classify(&k, s, Some(Duration::from_secs(2)), "", 1, "u").unwrap_err();
             assert!(!e.permanent, "{s}");
@@ -551,9 +604,14 @@ mod tests {
         let (b, _) = hec.body(&[doc]);
         assert_eq!(
             String::from_utf8(b).unwrap(),
-            format!("{{\"host\":\"PRI01\",\"index\":\"sms\",\"source\":\"logwarden\",\"sourcetype\":\"_json\",\"time\":994258003.146,\"event\":{doc}}}\n")
+            format!(
+                "{{\"host\":\"PRI01\",\"index\":\"sms\",\"source\":\"logwarden\",\"sourcetype\":\"_json\",\"time\":994258003.146,\"event\":{doc}}}\n"
+            )
         );
-        let (b, ct) = sink(Kind::Bulk { index: "alerts".into() }).body(&[doc]);
+        let (b, ct) = sink(Kind::Bulk {
+            index: "alerts".into(),
+        })
+        .body(&[doc]);
         assert_eq!(ct, "application/x-ndjson");
         assert_eq!(
             String::from_utf8(b).unwrap(),

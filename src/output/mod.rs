@@ -159,7 +159,10 @@ impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Opened")
             .field("output", &self.output.name())
-            .field("network", &self.network.as_ref().map(|(_, d)| d.name().to_owned()))
+            .field(
+                "network",
+                &self.network.as_ref().map(|(_, d)| d.name().to_owned()),
+            )
             .finish()
     }
 }
@@ -196,7 +199,9 @@ pub fn open_config(
             });
         }
         OutputKind::Syslog(s, d) => (
-            Box::new(syslog::SyslogSink::new(s.clone(), d.timeout).map_err(|e| setup(e.to_string()))?),
+            Box::new(
+                syslog::SyslogSink::new(s.clone(), d.timeout).map_err(|e| setup(e.to_string()))?,
+            ),
             d,
         ),
         OutputKind::SplunkHec(h, d) => (
@@ -204,7 +209,9 @@ pub fn open_config(
             d,
         ),
         OutputKind::Elasticsearch(e, d) => (
-            Box::new(http::HttpSink::elasticsearch(e, d.timeout).map_err(|e| setup(e.to_string()))?),
+            Box::new(
+                http::HttpSink::elasticsearch(e, d.timeout).map_err(|e| setup(e.to_string()))?,
+            ),
             d,
         ),
         OutputKind::Webhook(w, d) => (

@@ -210,7 +210,10 @@ impl Spool {
                     bytes = scan.damaged_bytes,
                     "spool segment has a torn or damaged record (a crash mid-write?); cut there"
                 );
-                let f = OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io(&path))?;
                 f.set_len(scan.valid_end).map_err(io(&path))?;
                 f.sync_all().map_err(io(&path))?;
             }
@@ -373,7 +376,9 @@ impl Spool {
                         tracing::warn!(output = %self.name, "spool full while stopping; writing past its bound so that nothing read is lost");
                         break;
                     }
-                    if g.last_full_log.is_none_or(|s| s.elapsed() >= Duration::from_secs(30)) {
+                    if g.last_full_log
+                        .is_none_or(|s| s.elapsed() >= Duration::from_secs(30))
+                    {
                         g.last_full_log = Some(Stopwatch::start());
                         tracing::warn!(output = %self.name, "spool full (overflow = \"block\"): reading pauses until the receiver takes documents again; nothing is dropped");
                     }
@@ -387,7 +392,9 @@ impl Spool {
         }
         if dropped > 0 {
             OutputCounters::add(&self.counters.dropped, dropped);
-            if g.last_full_log.is_none_or(|s| s.elapsed() >= Duration::from_secs(10)) {
+            if g.last_full_log
+                .is_none_or(|s| s.elapsed() >= Duration::from_secs(10))
+            {
                 g.last_full_log = Some(Stopwatch::start());
                 tracing::warn!(output = %self.name, dropped, total_dropped = self.counters.dropped.load(Ordering::Relaxed), "spool full (overflow = \"drop_oldest\"): oldest documents dropped");
             }
@@ -405,9 +412,10 @@ impl Spool {
                 self.counters
                     .spool_documents
                     .fetch_sub(1, Ordering::Relaxed);
-                self.counters
-                    .spool_bytes
-                    .fetch_sub(size.min(self.counters.spool_bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+                self.counters.spool_bytes.fetch_sub(
+                    size.min(self.counters.spool_bytes.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
                 if g.inflight_docs == 0 {
                     g.read = g.head;
                 }
@@ -564,18 +572,19 @@ impl Spool {
         g.inflight_docs = 0;
         g.inflight_bytes = 0;
         g.read = g.head;
-        self.counters
-            .spool_documents
-            .fetch_sub(docs.min(self.counters.spool_documents.load(Ordering::Relaxed)), Ordering::Relaxed);
-        self.counters
-            .spool_bytes
-            .fetch_sub(bytes.min(self.counters.spool_bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+        self.counters.spool_documents.fetch_sub(
+            docs.min(self.counters.spool_documents.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        self.counters.spool_bytes.fetch_sub(
+            bytes.min(self.counters.spool_bytes.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
         // A finished segment that is not the one being written: move past it.
         let last = g.segments.back().map_or(0, |s| s.seq);
         let read = g.read;
         if read.seq != last
-            && g
-                .segments
+            && g.segments
                 .iter()
                 .find(|s| s.seq == read.seq)
                 .is_some_and(|s| read.offset >= s.len)
@@ -751,7 +760,14 @@ mod tests {
 
     fn open(dir: &Path, l: SpoolLimits) -> (Spool, Arc<OutputCounters>) {
         let c = Arc::new(OutputCounters::default());
-        let s = Spool::open("t", dir, l, Arc::clone(&c), Arc::new(AtomicBool::new(false))).unwrap();
+        let s = Spool::open(
+            "t",
+            dir,
+            l,
+            Arc::clone(&c),
+            Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap();
         (s, c)
     }
 

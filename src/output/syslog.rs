@@ -258,8 +258,13 @@ impl SyslogSink {
             .ok_or_else(|| format!("{} resolves to no address", self.cfg.address))?;
         match self.cfg.transport {
             Transport::Udp => {
-                let local = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
-                let sock = UdpSocket::bind(local).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+                let local = if addr.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                };
+                let sock =
+                    UdpSocket::bind(local).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
                 sock.connect(addr)
                     .map_err(|e| format!("cannot reach {addr}: {e}"))?;
                 Ok(Conn::Udp(sock))
@@ -342,7 +347,10 @@ impl Sink for SyslogSink {
                     if let Err(e) = sock.send(msg.as_bytes()) {
                         return {
                             self.conn = None;
-                            Err(Failure::retry(format!("cannot send to {}: {e}", self.cfg.address)))
+                            Err(Failure::retry(format!(
+                                "cannot send to {}: {e}",
+                                self.cfg.address
+                            )))
                         };
                     }
                     fates.push(Fate::Delivered);
@@ -380,7 +388,9 @@ fn write_frames(w: &mut dyn Write, docs: &[&str], h: &Header) -> std::io::Result
 ///
 /// # Errors
 /// When the CA file cannot be read or holds no certificate.
-pub fn client_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, SyslogError> {
+pub fn client_config(
+    ca_file: Option<&std::path::Path>,
+) -> Result<rustls::ClientConfig, SyslogError> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
@@ -422,8 +432,7 @@ pub fn pem_certificates(
     pem: &[u8],
 ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
     use rustls::pki_types::pem::PemObject;
-    let certs: Result<Vec<_>, _> =
-        rustls::pki_types::CertificateDer::pem_slice_iter(pem).collect();
+    let certs: Result<Vec<_>, _> = rustls::pki_types::CertificateDer::pem_slice_iter(pem).collect();
     let certs = certs.map_err(|e| format!("not a PEM certificate file ({e})"))?;
     if certs.is_empty() {
         return Err("it holds no PEM certificate".to_owned());

@@ -255,11 +255,11 @@ pub fn run_with(
     // Correlator counters restart with each reload: earlier totals.
     let mut late_base = 0u64;
     loop {
-        let wait = heartbeat
-            .as_ref()
-            .map_or(Duration::from_secs(1), |h| {
-                h.every.saturating_sub(since_heartbeat.elapsed()).clamp(Duration::from_millis(10), Duration::from_secs(1))
-            });
+        let wait = heartbeat.as_ref().map_or(Duration::from_secs(1), |h| {
+            h.every
+                .saturating_sub(since_heartbeat.elapsed())
+                .clamp(Duration::from_millis(10), Duration::from_secs(1))
+        });
         match rx.recv_timeout(wait) {
             Ok(batch) => {
                 if let Some(rules) = batch.reload {
@@ -523,8 +523,15 @@ impl Reader {
         if !same_sources(&self.rules.sources, &rules.sources) {
             self.tail_base = tail;
             let checkpoints = self.tailer.checkpoints();
-            self.tailer = Tailer::new(rules.sources.clone(), self.tail_options.clone(), checkpoints);
-            tracing::info!(sources = rules.sources.len(), "sources changed: files re-resolved from their checkpoints");
+            self.tailer = Tailer::new(
+                rules.sources.clone(),
+                self.tail_options.clone(),
+                checkpoints,
+            );
+            tracing::info!(
+                sources = rules.sources.len(),
+                "sources changed: files re-resolved from their checkpoints"
+            );
         }
         let last: HashMap<&str, Option<Timestamp>> = self
             .gauges
@@ -535,7 +542,12 @@ impl Reader {
             .gauges
             .iter()
             .enumerate()
-            .map(|(i, g)| (GaugeId(i as u32), last.get(g.id.as_str()).copied().flatten()))
+            .map(|(i, g)| {
+                (
+                    GaugeId(i as u32),
+                    last.get(g.id.as_str()).copied().flatten(),
+                )
+            })
             .collect();
         self.rules = Arc::clone(&rules);
         self.pending_reload = Some(rules);
@@ -650,7 +662,9 @@ impl RuleWatch {
         self.since_check = Stopwatch::start();
         if self.cfg.paths.is_empty() {
             if signalled {
-                tracing::info!("SIGHUP: the rules are the bundled pack, which cannot change; nothing to reload");
+                tracing::info!(
+                    "SIGHUP: the rules are the bundled pack, which cannot change; nothing to reload"
+                );
             }
             return None;
         }
@@ -659,7 +673,11 @@ impl RuleWatch {
             return None;
         }
         self.seen = hash;
-        let why = if signalled { "SIGHUP" } else { "a rule file changed" };
+        let why = if signalled {
+            "SIGHUP"
+        } else {
+            "a rule file changed"
+        };
         let compiled = crate::rule::load(&self.cfg.paths)
             .map_err(|d| (d.len(), d.to_string()))
             .and_then(|set| match Matcher::new(&set) {
@@ -672,8 +690,15 @@ impl RuleWatch {
                 Some(r)
             }
             Err((count, text)) => {
-                Health::set(&health.reload_failures, health.reload_failures.load(Ordering::Relaxed) + 1);
-                tracing::error!(reason = why, problems = count, "rule reload refused; the rules in use stay:\n{text}");
+                Health::set(
+                    &health.reload_failures,
+                    health.reload_failures.load(Ordering::Relaxed) + 1,
+                );
+                tracing::error!(
+                    reason = why,
+                    problems = count,
+                    "rule reload refused; the rules in use stay:\n{text}"
+                );
                 None
             }
         }
