@@ -17,5 +17,8 @@ mod harness;
 mod agent;
 mod check;
 mod formats;
+mod http_out;
+mod httpd;
 mod replay;
 mod ruletest;
+mod syslog_out;
