@@ -9,7 +9,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+#[cfg(not(unix))]
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{AppError, host_name, load_rules, report};
@@ -127,9 +129,7 @@ pub fn run(args: RunArgs) -> Result<(), AppError> {
         signal: reload_signal,
     });
 
-    let flag = Arc::clone(&shutdown);
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .map_err(|e| AppError::Runtime(format!("cannot install the stop-signal handler: {e}")))?;
+    install_stop_handler(&shutdown)?;
     let ctx = context(&rules, config.as_ref());
     tracing::info!(
         site = %site.display(),
@@ -181,6 +181,26 @@ pub fn run(args: RunArgs) -> Result<(), AppError> {
         rejected = totals.rejected,
         "logwarden agent stopped"
     );
+    Ok(())
+}
+
+/// SIGINT and SIGTERM (Windows: Ctrl-C, Ctrl-Break, console close,
+/// service stop) set `shutdown`. On Unix this is signal-hook, like SIGHUP:
+/// `ctrlc` would take SIGHUP for a stop signal too.
+fn install_stop_handler(shutdown: &Arc<AtomicBool>) -> Result<(), AppError> {
+    let failed = |e: std::io::Error| {
+        AppError::Runtime(format!("cannot install the stop-signal handler: {e}"))
+    };
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(shutdown)).map_err(failed)?;
+    }
+    #[cfg(not(unix))]
+    {
+        let flag = Arc::clone(shutdown);
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+            .map_err(|e| failed(std::io::Error::other(e)))?;
+    }
     Ok(())
 }
 

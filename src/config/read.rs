@@ -376,7 +376,7 @@ fn read_kind(
     base: &Path,
     cfg: &mut AgentConfig,
 ) -> Option<OutputKind> {
-    let delivery = is_network(&w).then(|| read_delivery(doc, s));
+    let delivery = is_network(w).then(|| read_delivery(doc, s));
     let tls = TlsConfig {
         ca_file: doc.opt(s, "ca_file", |d, f| {
             d.nonempty(f).map(|p| resolve(base, &p))

@@ -22,3 +22,4 @@ mod httpd;
 mod replay;
 mod ruletest;
 mod syslog_out;
+mod upkeep;
