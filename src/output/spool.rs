@@ -476,9 +476,22 @@ impl Spool {
                     g.inflight_docs += 1;
                     g.inflight_bytes += size;
                 }
-                Ok(_) => break,
+                Ok(_) => {
+                    // Nothing readable although documents were counted (a
+                    // damaged segment was skipped): the count was wrong.
+                    if out.is_empty() {
+                        g.pending_docs = 0;
+                        g.pending_bytes = 0;
+                    }
+                    break;
+                }
                 Err(e) => {
                     tracing::error!(output = %self.name, error = %e, "cannot read the spool; retrying");
+                    if out.is_empty() {
+                        // Do not spin on a persistent error.
+                        let _ = self.data.wait_timeout(g, wait);
+                        return out;
+                    }
                     break;
                 }
             }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Site, bin, read_docs, summary, wait_until};
+use crate::harness::{Agent, Site, bin, read_docs, summary, wait_until};
 use crate::http_out::{HEAD, start};
 use crate::httpd::{Receiver, hec_ok};
 
@@ -189,19 +189,31 @@ fn sighup_reloads_rules_keeping_windows_of_unchanged_rules_and_refuses_broken_on
 fn a_changed_rule_file_is_reloaded_without_a_signal() {
     let site = Site::new();
     site.write("rules.toml", V1);
-    let config = format!("rules_check_every = \"200ms\"\n{HEAD}");
-    let agent = start(&site, &config, &[]);
+    site.write(
+        "logwarden.toml",
+        format!("rules_check_every = \"200ms\"\n{HEAD}"),
+    );
+    std::fs::create_dir_all(site.root()).unwrap();
+    let mut cmd = bin();
+    cmd.args(["--log-format", "json", "run", "--config"])
+        .arg(site.path("logwarden.toml"));
+    let agent = Agent::spawn(cmd);
     site.write("rules.toml", V2);
     wait_until(Duration::from_secs(20), "the reload", || {
         agent.stderr().contains("rules reloaded")
     });
     site.append("site/Logs/app.log", "WARN z\nPROBE\n");
     site.wait_docs(1, Duration::from_secs(20));
-    agent.stop();
+    let out = agent.stop();
     assert_eq!(
         summary(&site.docs()),
         vec![("warn".into(), "matched".into())]
     );
+    // --log-format json: every line of the agent's own log is a JSON object.
+    for line in out.stderr.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["fields"]["message"].is_string(), "{line}");
+    }
 }
 
 #[test]
