@@ -1,7 +1,7 @@
 //! Outputs: where alert documents go. One file per output kind; each takes
 //! finished NDJSON lines and makes them durable (or reports why not).
 //!
-//! Local outputs (stdout, [`file`]) write at once. Network outputs
+//! Local outputs (stdout, [`file`](mod@file)) write at once. Network outputs
 //! ([`syslog`], [`http`]) never make the engine wait for a receiver: what
 //! the engine hands them goes into their [`spool`] on disk, and a
 //! [`delivery`] loop per output drains it with batching and retries.
