@@ -100,6 +100,21 @@ impl Engine {
         self.notes = Some(observer);
     }
 
+    /// Switches to `rules` (a reload), carrying over the window and alert
+    /// state of every rule whose definition is unchanged (by id and
+    /// fingerprint); changed and new rules start afresh. The correlator's
+    /// counters start again from zero.
+    pub fn reload(
+        &mut self,
+        rules: Arc<RuleSet>,
+        options: Options,
+    ) -> crate::correlate::RestoreReport {
+        let snapshot = self.correlator.snapshot();
+        let (c, report) = Correlator::restore(rules, self.ctx.host.clone(), options, snapshot);
+        self.correlator = c;
+        report
+    }
+
     /// Calls `observer` with every document sent.
     pub fn set_observer(&mut self, observer: Observer) {
         self.observer = Some(observer);

@@ -361,6 +361,7 @@ contains = "despooling threads"
                 ),
                 Input::Hit(h) => format!("hit {}", h.rule.0),
                 Input::Activity { .. } => "activity".to_owned(),
+                Input::Explain { .. } => "explain".to_owned(),
             })
             .collect();
         assert_eq!(got, want, "{message}");

@@ -10,10 +10,12 @@
 pub mod alert;
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod correlate;
 pub mod diag;
 pub mod engine;
 pub mod event;
+pub mod health;
 pub mod ingest;
 pub mod matcher;
 pub mod output;

@@ -1,15 +1,27 @@
 //! `logwarden run`: the agent.
+//!
+//! Settings come from `--config` (see [`crate::config`]) and the command
+//! line; a flag wins over the config's value, and `--output` adds an
+//! output beside the config's. Without any output, documents go to stdout.
+//! `host.name` is the config's `host`, else the rules' `[defaults] host`,
+//! else this machine's name; `labels` are the rules' defaults with the
+//! config's labels over them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+#[cfg(not(unix))]
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{AppError, host_name, load_rules};
+use super::{AppError, host_name, load_rules, report};
 use crate::alert::Context;
 use crate::cli::{ReadFrom, RunArgs};
-use crate::output::{self, Output, Target};
-use crate::pipeline::live::{self, LiveConfig};
+use crate::config::{self, AgentConfig, OutputConfig, OutputKind};
+use crate::diag::Diagnostics;
+use crate::health::Health;
+use crate::output::{self, Output, Shared, Target};
+use crate::pipeline::live::{self, Heartbeat, LiveConfig, Reload, Upkeep};
 use crate::source::{self, TailOptions};
 use crate::state::{self, StateDir};
 use crate::time::SystemClock;
@@ -17,17 +29,31 @@ use crate::time::SystemClock;
 /// Runs the agent until SIGINT/SIGTERM, then flushes outputs and state.
 ///
 /// # Errors
-/// [`AppError::Invalid`] on broken rules (the agent refuses to start);
-/// [`AppError::Runtime`] when the state folder is locked or unusable or an
-/// output cannot be opened.
+/// [`AppError::Invalid`] on a broken config or broken rules, or a secret
+/// variable the config names that is not set (the agent refuses to
+/// start); [`AppError::Runtime`] when the state folder is locked or
+/// unusable or an output cannot be opened.
 pub fn run(args: RunArgs) -> Result<(), AppError> {
-    if args.config.is_some() {
-        return Err(AppError::Runtime(
-            "--config is not supported by this build yet; pass --site, --rules, --state and --output instead".into(),
-        ));
+    let config = match &args.config {
+        Some(path) => Some(load_config(path)?),
+        None => None,
+    };
+    if let Some(c) = &config {
+        let problems = config::environment_problems(c, &|v| std::env::var(v).ok());
+        if !problems.is_empty() {
+            return Err(report(&Diagnostics(problems), "config"));
+        }
     }
-    let rules = load_rules(&args.rules)?;
-    let site = match args.site {
+    let rule_paths = if args.rules.is_empty() {
+        config.as_ref().map(|c| c.rules.clone()).unwrap_or_default()
+    } else {
+        args.rules.clone()
+    };
+    let rules = load_rules(&rule_paths)?;
+    let site = match args
+        .site
+        .or_else(|| config.as_ref().and_then(|c| c.site.clone()))
+    {
         Some(s) => s,
         None => std::env::current_dir().map_err(|e| {
             AppError::Runtime(format!(
@@ -35,40 +61,100 @@ pub fn run(args: RunArgs) -> Result<(), AppError> {
             ))
         })?,
     };
-    let state_dir = args.state.unwrap_or_else(state::default_dir);
+    let state_dir = args
+        .state
+        .or_else(|| config.as_ref().and_then(|c| c.state.clone()))
+        .unwrap_or_else(state::default_dir);
     let state = StateDir::open(&state_dir).map_err(|e| AppError::Runtime(e.to_string()))?;
-    let targets: Vec<Target> = if args.output.is_empty() {
-        vec![Target::Stdout]
-    } else {
-        args.output.iter().map(|s| Target::parse(s)).collect()
-    };
-    let outputs = open_outputs(&targets)?;
     let shutdown = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&shutdown);
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .map_err(|e| AppError::Runtime(format!("cannot install the stop-signal handler: {e}")))?;
-    let ctx = Context {
-        host: host_name(&rules),
-        labels: rules.defaults.labels.clone(),
+    let health = Arc::new(Health::default());
+
+    let mut configured: Vec<OutputConfig> = config
+        .as_ref()
+        .map(|c| c.outputs.clone())
+        .unwrap_or_default();
+    for t in &args.output {
+        configured.push(OutputConfig {
+            name: t.clone(),
+            kind: match Target::parse(t) {
+                Target::Stdout => OutputKind::Stdout,
+                Target::File(path) => OutputKind::File { path },
+            },
+            location: crate::rule::Location::default(),
+        });
+    }
+    if configured.is_empty() {
+        configured.push(OutputConfig {
+            name: "stdout".into(),
+            kind: OutputKind::Stdout,
+            location: crate::rule::Location::default(),
+        });
+    }
+    let mut upkeep = Upkeep {
+        health: Arc::clone(&health),
+        ..Upkeep::default()
     };
+    let mut shared = Vec::new();
+    for c in &configured {
+        let opened = output::open_config(c, state.path(), &health, &shutdown).map_err(|e| {
+            AppError::Runtime(format!(
+                "{e}; fix the output or its settings and start again"
+            ))
+        })?;
+        if let Some((spool, delivery)) = opened.network {
+            upkeep.spools.push(spool);
+            upkeep.deliveries.push(delivery);
+        }
+        shared.push(Shared::new(opened.output));
+    }
+    let outputs: Vec<Box<dyn Output>> = shared
+        .iter()
+        .map(|s| Box::new(s.clone()) as Box<dyn Output>)
+        .collect();
+    if let Some(every) = config.as_ref().and_then(|c| c.heartbeat) {
+        upkeep.heartbeat = Some(Heartbeat {
+            every,
+            outputs: shared.clone(),
+        });
+    }
+    let reload_signal = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_signal))
+        .map_err(|e| AppError::Runtime(format!("cannot install the SIGHUP handler: {e}")))?;
+    upkeep.reload = Some(Reload {
+        paths: rule_paths,
+        check_every: config
+            .as_ref()
+            .map_or(Some(config::DEFAULT_RULES_CHECK), |c| c.rules_check_every),
+        signal: reload_signal,
+    });
+
+    install_stop_handler(&shutdown)?;
+    let ctx = context(&rules, config.as_ref());
     tracing::info!(
         site = %site.display(),
         state = %state_dir.display(),
         sources = rules.sources.len(),
         gauges = rules.gauges.len(),
         rules = rules.rules.len(),
+        outputs = ?configured.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
         "logwarden agent starting"
     );
-    let report = live::run(
+    let read_from = args
+        .read_from
+        .map(|r| match r {
+            ReadFrom::Beginning => source::ReadFrom::Beginning,
+            ReadFrom::End => source::ReadFrom::End,
+        })
+        .or_else(|| config.as_ref().and_then(|c| c.read_from))
+        .unwrap_or(source::ReadFrom::End);
+    let report = live::run_with(
         LiveConfig {
             rules,
             ctx,
             tail: TailOptions {
                 site,
-                read_from: match args.read_from {
-                    Some(ReadFrom::Beginning) => source::ReadFrom::Beginning,
-                    Some(ReadFrom::End) | None => source::ReadFrom::End,
-                },
+                read_from,
                 ..TailOptions::default()
             },
             outputs,
@@ -78,17 +164,65 @@ pub fn run(args: RunArgs) -> Result<(), AppError> {
             rescan: Duration::from_secs(1),
             observer: None,
         },
+        upkeep,
         shutdown,
     )
     .map_err(|e| AppError::Runtime(e.to_string()))?;
+    let totals = health.snapshot();
     tracing::info!(
         records = report.records,
         matched = report.matched,
         alerts = report.sent,
         late = report.late,
+        spooled = totals.spooled,
+        delivered = totals.delivered,
+        retries = totals.retries,
+        dropped = totals.dropped,
+        rejected = totals.rejected,
         "logwarden agent stopped"
     );
     Ok(())
+}
+
+/// SIGINT and SIGTERM (Windows: Ctrl-C, Ctrl-Break, console close,
+/// service stop) set `shutdown`. On Unix this is signal-hook, like SIGHUP:
+/// `ctrlc` would take SIGHUP for a stop signal too.
+fn install_stop_handler(shutdown: &Arc<AtomicBool>) -> Result<(), AppError> {
+    let failed = |e: std::io::Error| {
+        AppError::Runtime(format!("cannot install the stop-signal handler: {e}"))
+    };
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(shutdown)).map_err(failed)?;
+    }
+    #[cfg(not(unix))]
+    {
+        let flag = Arc::clone(shutdown);
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+            .map_err(|e| failed(std::io::Error::other(e)))?;
+    }
+    Ok(())
+}
+
+/// Loads the config file, printing every problem.
+///
+/// # Errors
+/// [`AppError::Invalid`] when it has any.
+pub fn load_config(path: &Path) -> Result<AgentConfig, AppError> {
+    config::load(path).map_err(|d| report(&d, "config"))
+}
+
+/// `host.name` and labels: the config's over the rules' defaults.
+fn context(rules: &crate::rule::RuleSet, config: Option<&AgentConfig>) -> Context {
+    let mut labels = rules.defaults.labels.clone();
+    let mut host = host_name(rules);
+    if let Some(c) = config {
+        labels.extend(c.labels.clone());
+        if let Some(h) = &c.host {
+            host.clone_from(h);
+        }
+    }
+    Context { host, labels }
 }
 
 /// Opens every output, or says which one cannot be opened.

@@ -1,4 +1,12 @@
 //! The live agent: follows files and folders until told to stop.
+//!
+//! Besides the reader and engine threads of [`crate::pipeline`], the agent
+//! runs one delivery thread per network output (see [`Upkeep`]) and, on
+//! the engine thread between batches, the heartbeat. Rule reloads (SIGHUP,
+//! or a change of a loaded rule file) are decided and compiled on the
+//! reader thread and travel to the engine in-band, on the first batch read
+//! under the new rules ([`Batch::reload`]), so the switch falls exactly
+//! between two batches.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,10 +21,13 @@ use crate::alert::Context;
 use crate::correlate::Options;
 use crate::engine::{Engine, Observer};
 use crate::event::{FileKey, GaugeId, Input};
-use crate::ingest::Ingest;
+use crate::health::Health;
+use crate::ingest::{Ingest, IngestStats};
 use crate::matcher::Matcher;
-use crate::output::Output;
-use crate::rule::RuleSet;
+use crate::output::delivery::Delivery;
+use crate::output::spool::Spool;
+use crate::output::{Output, Shared};
+use crate::rule::{RuleSet, SourceDef};
 use crate::source::{Checkpoints, TailOptions, TailStats, Tailer, gauge, watch::Watch};
 use crate::state::{AgentState, StateDir};
 use crate::time::{Clock, Stopwatch, Timestamp};
@@ -46,6 +57,55 @@ pub struct LiveConfig {
     pub observer: Option<Observer>,
 }
 
+/// What the agent does besides reading and correlating: health counters,
+/// heartbeats, rule reloads and the delivery of network outputs. The
+/// default does none of it (the demo, tests).
+#[derive(Default)]
+pub struct Upkeep {
+    /// Counters every stage publishes to.
+    pub health: Arc<Health>,
+    /// The periodic health document.
+    pub heartbeat: Option<Heartbeat>,
+    /// Rule reloading.
+    pub reload: Option<Reload>,
+    /// One per network output: run on a thread of its own.
+    pub deliveries: Vec<Delivery>,
+    /// The spools of the network outputs: made durable (fsync) before
+    /// every state checkpoint.
+    pub spools: Vec<Arc<Spool>>,
+}
+
+impl std::fmt::Debug for Upkeep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upkeep")
+            .field("heartbeat", &self.heartbeat.as_ref().map(|h| h.every))
+            .field("reload", &self.reload)
+            .field("deliveries", &self.deliveries.len())
+            .finish()
+    }
+}
+
+/// The heartbeat: a health document on `outputs` every `every`.
+#[derive(Debug)]
+pub struct Heartbeat {
+    /// Period.
+    pub every: Duration,
+    /// The outputs (shared with the engine).
+    pub outputs: Vec<Shared>,
+}
+
+/// Rule reloading.
+#[derive(Clone, Debug)]
+pub struct Reload {
+    /// The rule paths loaded at start (empty: the bundled pack, which
+    /// cannot change).
+    pub paths: Vec<PathBuf>,
+    /// How often the files are checked for changes; `None`: on signal only.
+    pub check_every: Option<Duration>,
+    /// Set by SIGHUP.
+    pub signal: Arc<AtomicBool>,
+}
+
 /// What the agent did, for the exit log line.
 #[derive(Clone, Debug, Default)]
 pub struct RunReport {
@@ -66,6 +126,26 @@ pub struct RunReport {
 /// # Errors
 /// When the matcher cannot be built or a thread dies.
 pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, PipelineError> {
+    run_with(cfg, Upkeep::default(), shutdown)
+}
+
+/// [`run`] with health counters, heartbeats, rule reloads and network
+/// outputs' delivery threads.
+///
+/// # Errors
+/// When the matcher cannot be built or a thread dies.
+pub fn run_with(
+    cfg: LiveConfig,
+    upkeep: Upkeep,
+    shutdown: Arc<AtomicBool>,
+) -> Result<RunReport, PipelineError> {
+    let Upkeep {
+        health,
+        heartbeat,
+        reload,
+        deliveries,
+        spools,
+    } = upkeep;
     let LiveConfig {
         rules,
         ctx,
@@ -82,8 +162,30 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
     let (tx, rx) = bounded::<Batch>(CHANNEL_DEPTH);
     let (wake_tx, wake_rx) = bounded::<()>(1);
     let watch = Watch::new(watch_roots(&tail.site), wake_tx);
+    // Delivery threads first: documents spooled by an earlier run go out
+    // while this one catches up.
+    let (stop_deliveries, deliveries_stop) = bounded::<()>(0);
+    let mut delivery_threads = Vec::new();
+    for d in deliveries {
+        let stop = deliveries_stop.clone();
+        let name = format!("deliver-{}", d.name());
+        let handle = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || d.run(stop))
+            .map_err(|_| PipelineError::Thread("delivery"))?;
+        delivery_threads.push(handle);
+    }
+    drop(deliveries_stop);
+    let watcher = reload.map(RuleWatch::new);
     let reader = Reader {
         tailer: Tailer::new(rules.sources.clone(), tail.clone(), saved.checkpoints),
+        tail_options: tail.clone(),
+        host: ctx.host.clone(),
+        watcher,
+        pending_reload: None,
+        ingest_base: IngestStats::default(),
+        tail_base: TailStats::default(),
+        health: Arc::clone(&health),
         ingest: Ingest::new(
             Arc::clone(&rules),
             matcher,
@@ -111,7 +213,8 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
         .spawn(move || reader.run())
         .map_err(|_| PipelineError::Thread("reader"))?;
 
-    let mut engine = Engine::new(rules, ctx, Options::default(), outputs, clock);
+    let heartbeat_ctx = ctx.clone();
+    let mut engine = Engine::new(rules, ctx, Options::default(), outputs, Arc::clone(&clock));
     if let Some(snapshot) = saved.engine {
         let report = engine.restore(snapshot, Options::default());
         tracing::info!(
@@ -133,6 +236,14 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
     // second must not turn the files present at start into "history" again.
     let mut since_save: Option<Stopwatch> = None;
     let save = |engine: &Engine, positions: &Checkpoints| {
+        // Documents must be on disk before the positions that produced
+        // them: otherwise a power loss could lose alerts for good.
+        for s in &spools {
+            if let Err(e) = s.sync() {
+                tracing::error!(output = %s.name(), error = %e, "cannot make the spool durable; state not saved (lines may be re-read, same event ids)");
+                return;
+            }
+        }
         let snapshot = AgentState {
             checkpoints: positions.clone(),
             engine: Some(engine.snapshot()),
@@ -142,9 +253,30 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
             tracing::error!(path = %state.file().display(), error = %e, "cannot save state; a restart may re-read lines (same event ids)");
         }
     };
+    let started = Stopwatch::start();
+    let mut since_heartbeat = Stopwatch::start();
+    let mut heartbeat = heartbeat;
+    // Correlator counters restart with each reload: earlier totals.
+    let mut late_base = 0u64;
     loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
+        let wait = heartbeat.as_ref().map_or(Duration::from_secs(1), |h| {
+            h.every
+                .saturating_sub(since_heartbeat.elapsed())
+                .clamp(Duration::from_millis(10), Duration::from_secs(1))
+        });
+        match rx.recv_timeout(wait) {
             Ok(batch) => {
+                if let Some(rules) = batch.reload {
+                    late_base += engine.correlator().stats().late;
+                    let report = engine.reload(rules, Options::default());
+                    Health::set(&health.reloads, health.reloads.load(Ordering::Relaxed) + 1);
+                    tracing::info!(
+                        kept = report.restored,
+                        started_afresh = ?report.dropped,
+                        "rules reloaded; window and alert state kept for unchanged rules"
+                    );
+                    dirty = true;
+                }
                 dirty |= !batch.inputs.is_empty();
                 for input in batch.inputs {
                     engine.apply(input);
@@ -163,11 +295,33 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
                     }
                     dirty = false;
                     since_save = Some(Stopwatch::start());
-                    tracing::info!(files, "agent ready: following files");
+                    let rules = engine.correlator().rules();
+                    tracing::info!(
+                        files,
+                        sources = rules.sources.len(),
+                        gauges = rules.gauges.len(),
+                        "agent ready: following files"
+                    );
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        Health::set(&health.alerts, engine.stats().sent);
+        Health::set(&health.output_errors, engine.stats().output_errors);
+        Health::set(&health.late, late_base + engine.correlator().stats().late);
+        if let Some(hb) = &mut heartbeat
+            && since_heartbeat.elapsed() >= hb.every
+        {
+            since_heartbeat = Stopwatch::start();
+            let mut fields = health.snapshot();
+            fields.uptime_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let line = crate::health::heartbeat_line(&heartbeat_ctx, fields, clock.now());
+            for out in &mut hb.outputs {
+                if let Err(e) = out.send(&line) {
+                    tracing::error!(output = %out.name(), error = %e, "heartbeat not written");
+                }
+            }
         }
         if dirty && consistent && since_save.is_none_or(|s| s.elapsed() >= Duration::from_secs(1)) {
             if let Some(p) = &positions {
@@ -182,6 +336,17 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
         save(&engine, p);
     }
     drop(watch);
+    // Let the delivery threads drain (each for at most its drain_timeout);
+    // what is left stays spooled for the next start.
+    drop(stop_deliveries);
+    for t in delivery_threads {
+        if t.join().is_err() {
+            tracing::error!("a delivery thread stopped unexpectedly; its documents stay spooled");
+        }
+    }
+    for s in &spools {
+        let _ = s.sync();
+    }
     Ok(RunReport {
         records: ingest.records,
         matched: ingest.matched,
@@ -207,6 +372,15 @@ fn watch_roots(site: &Path) -> Vec<PathBuf> {
 
 struct Reader {
     tailer: Tailer,
+    tail_options: TailOptions,
+    host: String,
+    watcher: Option<RuleWatch>,
+    /// Rules switched to, to announce on the next batch.
+    pending_reload: Option<Arc<RuleSet>>,
+    /// Counters of the ingest stages and tailers replaced by reloads.
+    ingest_base: IngestStats,
+    tail_base: TailStats,
+    health: Arc<Health>,
     ingest: Ingest,
     /// Per gauge: when it was last sampled.
     gauges: Vec<(GaugeId, Option<Timestamp>)>,
@@ -224,11 +398,17 @@ struct Reader {
 }
 
 impl Reader {
-    fn run(mut self) -> (crate::ingest::IngestStats, TailStats) {
+    fn run(mut self) -> (IngestStats, TailStats) {
         let mut since_rescan: Option<Stopwatch> = None;
         let mut woken = true;
         loop {
             let stopping = self.shutdown.load(Ordering::SeqCst);
+            if !stopping
+                && let Some(rules) = self.watcher.as_mut().and_then(|w| w.check(&self.health))
+                && !self.switch_rules(rules)
+            {
+                return self.totals();
+            }
             let now = self.clock.now();
             if woken || since_rescan.is_none_or(|s| s.elapsed() >= self.rescan) {
                 let first = since_rescan.is_none();
@@ -280,13 +460,15 @@ impl Reader {
                     watermark: (i == last && caught_up).then_some(now),
                     positions: if i == last { positions.clone() } else { None },
                     ready: None,
+                    reload: self.pending_reload.take(),
                 };
                 if self.tx.send(batch).is_err() {
-                    return (self.ingest.stats().clone(), self.tailer.stats());
+                    return self.totals();
                 }
             }
+            self.publish();
             if stopping {
-                return (self.ingest.stats().clone(), self.tailer.stats());
+                return self.totals();
             }
             woken = false;
             if !read_any {
@@ -297,6 +479,106 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// Counters since the agent started, across reloads.
+    fn totals(&self) -> (IngestStats, TailStats) {
+        let i = self.ingest.stats();
+        let b = &self.ingest_base;
+        let t = self.tailer.stats();
+        let tb = &self.tail_base;
+        (
+            IngestStats {
+                records: b.records + i.records,
+                matched: b.matched + i.matched,
+                cut: b.cut + i.cut,
+                skewed: b.skewed + i.skewed,
+                gauge_samples: b.gauge_samples + i.gauge_samples,
+                gauge_rejected: b.gauge_rejected + i.gauge_rejected,
+            },
+            TailStats {
+                lines_read: tb.lines_read + t.lines_read,
+                lines_cut: tb.lines_cut + t.lines_cut,
+                bytes_read: tb.bytes_read + t.bytes_read,
+                rotations: tb.rotations + t.rotations,
+                truncations: tb.truncations + t.truncations,
+                gaps: tb.gaps + t.gaps,
+                gap_bytes: tb.gap_bytes + t.gap_bytes,
+                ..t
+            },
+        )
+    }
+
+    /// Publishes the reader's counters to the health totals.
+    fn publish(&self) {
+        let (i, t) = self.totals();
+        let h = &self.health;
+        Health::set(&h.lines_read, t.lines_read);
+        Health::set(&h.records, i.records);
+        Health::set(&h.matched, i.matched);
+        Health::set(&h.lines_cut, t.lines_cut);
+        Health::set(&h.skewed, i.skewed);
+        Health::set(&h.rotations, t.rotations);
+        Health::set(&h.truncations, t.truncations);
+    }
+
+    /// Switches the reader to `rules`: what the merge holds (read under
+    /// the old rules) goes to the engine first; the tailer is rebuilt from
+    /// its own checkpoints only when the sources changed. Returns false
+    /// when the engine is gone.
+    fn switch_rules(&mut self, rules: (Arc<RuleSet>, Matcher)) -> bool {
+        let (rules, matcher) = rules;
+        let held = self.merge.release(None);
+        if !held.is_empty() {
+            let batch = Batch {
+                inputs: held,
+                reload: self.pending_reload.take(),
+                ..Batch::default()
+            };
+            if self.tx.send(batch).is_err() {
+                return false;
+            }
+        }
+        let (ingest, tail) = self.totals();
+        self.ingest_base = ingest;
+        self.ingest = Ingest::new(
+            Arc::clone(&rules),
+            matcher,
+            self.host.clone(),
+            Duration::from_secs(300),
+        );
+        if !same_sources(&self.rules.sources, &rules.sources) {
+            self.tail_base = tail;
+            let checkpoints = self.tailer.checkpoints();
+            self.tailer = Tailer::new(
+                rules.sources.clone(),
+                self.tail_options.clone(),
+                checkpoints,
+            );
+            tracing::info!(
+                sources = rules.sources.len(),
+                "sources changed: files re-resolved from their checkpoints"
+            );
+        }
+        let last: HashMap<&str, Option<Timestamp>> = self
+            .gauges
+            .iter()
+            .map(|(id, t)| (self.rules.gauges[id.index()].id.as_str(), *t))
+            .collect();
+        self.gauges = rules
+            .gauges
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                (
+                    GaugeId(i as u32),
+                    last.get(g.id.as_str()).copied().flatten(),
+                )
+            })
+            .collect();
+        self.rules = Arc::clone(&rules);
+        self.pending_reload = Some(rules);
+        true
     }
 
     /// Reads one chunk from every file with unread bytes. Returns whether
@@ -363,4 +645,107 @@ impl Reader {
             }
         }
     }
+}
+
+/// Same sources: ids, paths, formats and time zones in the same order
+/// (source ids are indices into this list).
+fn same_sources(a: &[SourceDef], b: &[SourceDef]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.id == y.id && x.path == y.path && x.format == y.format && x.timezone == y.timezone
+        })
+}
+
+/// Decides when to reload rules and compiles them (on the reader thread).
+#[derive(Debug)]
+struct RuleWatch {
+    cfg: Reload,
+    /// Hash of the rule files' paths and texts last seen.
+    seen: u64,
+    since_check: Stopwatch,
+}
+
+impl RuleWatch {
+    fn new(cfg: Reload) -> RuleWatch {
+        RuleWatch {
+            seen: files_hash(&cfg.paths),
+            cfg,
+            since_check: Stopwatch::start(),
+        }
+    }
+
+    /// New rules and their matcher, when a reload is due and they compile.
+    /// Broken rules are reported (the old ones stay) and not tried again
+    /// until the files change or another SIGHUP comes.
+    fn check(&mut self, health: &Health) -> Option<(Arc<RuleSet>, Matcher)> {
+        let signalled = self.cfg.signal.swap(false, Ordering::SeqCst);
+        let due = self
+            .cfg
+            .check_every
+            .is_some_and(|every| self.since_check.elapsed() >= every);
+        if !signalled && !due {
+            return None;
+        }
+        self.since_check = Stopwatch::start();
+        if self.cfg.paths.is_empty() {
+            if signalled {
+                tracing::info!(
+                    "SIGHUP: the rules are the bundled pack, which cannot change; nothing to reload"
+                );
+            }
+            return None;
+        }
+        let hash = files_hash(&self.cfg.paths);
+        if !signalled && hash == self.seen {
+            return None;
+        }
+        self.seen = hash;
+        let why = if signalled {
+            "SIGHUP"
+        } else {
+            "a rule file changed"
+        };
+        let compiled = crate::rule::load(&self.cfg.paths)
+            .map_err(|d| (d.len(), d.to_string()))
+            .and_then(|set| match Matcher::new(&set) {
+                Ok(m) => Ok((Arc::new(set), m)),
+                Err(e) => Err((1, e.to_string())),
+            });
+        match compiled {
+            Ok(r) => {
+                tracing::info!(reason = why, rules = r.0.rules.len(), "reloading rules");
+                Some(r)
+            }
+            Err((count, text)) => {
+                Health::set(
+                    &health.reload_failures,
+                    health.reload_failures.load(Ordering::Relaxed) + 1,
+                );
+                tracing::error!(
+                    reason = why,
+                    problems = count,
+                    "rule reload refused; the rules in use stay:\n{text}"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A hash of the rule files under `paths` (their paths and texts; a read
+/// problem counts as content, so that fixing it is a change too).
+fn files_hash(paths: &[PathBuf]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    match crate::rule::read_paths(paths) {
+        Ok(texts) => {
+            for t in texts {
+                h.update(t.path.to_string_lossy().as_bytes());
+                h.update(&[0]);
+                h.update(t.text.as_bytes());
+                h.update(&[0]);
+            }
+        }
+        Err(d) => h.update(d.to_string().as_bytes()),
+    }
+    h.digest()
 }

@@ -44,6 +44,10 @@ pub struct Batch {
     /// The first batch of a live run, sent after the first scan and before
     /// anything is read: the number of files followed.
     pub ready: Option<u64>,
+    /// Reloaded rules (live mode): the engine switches to them before this
+    /// batch's inputs, which were read under them; every earlier batch was
+    /// read under the old rules.
+    pub reload: Option<std::sync::Arc<crate::rule::RuleSet>>,
 }
 
 /// Errors that stop the pipeline.

@@ -101,7 +101,7 @@ mod compile;
 pub mod model;
 mod overlay;
 mod pattern;
-mod raw;
+pub(crate) mod raw;
 pub mod testfile;
 
 use std::collections::HashSet;

@@ -143,6 +143,62 @@ pub struct Stopped {
 }
 
 impl Agent {
+    /// Starts `cmd` (a `logwarden run …`) and waits until it is ready.
+    pub fn spawn(mut cmd: Command) -> Agent {
+        let child = cmd
+            .env("LOGWARDEN_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let agent = Agent::watch(child);
+        wait_until(Duration::from_secs(30), "agent ready", || {
+            agent.stderr().contains("agent ready") || agent.exited()
+        });
+        assert!(
+            !agent.exited(),
+            "agent exited at start:\n{}",
+            agent.stderr()
+        );
+        agent
+    }
+
+    /// True when the process has ended (its stderr was closed).
+    pub fn exited(&self) -> bool {
+        self.reader
+            .as_ref()
+            .is_none_or(std::thread::JoinHandle::is_finished)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends a signal by name (`HUP`, `KILL`, …).
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} failed");
+    }
+
+    /// Kills the agent with SIGKILL (no chance to flush) and waits for it.
+    pub fn kill(mut self) -> String {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        self.stderr()
+    }
+
     /// Follows a started agent (collects its stderr; stops it on drop).
     pub fn watch(mut child: Child) -> Agent {
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -165,16 +221,6 @@ impl Agent {
     /// What the agent wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
-    }
-
-    /// Kills the agent with SIGKILL (a crash) and waits for it.
-    pub fn kill(mut self) {
-        let mut child = self.child.take().unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
-        if let Some(r) = self.reader.take() {
-            r.join().unwrap();
-        }
     }
 
     /// Stops the agent gracefully (SIGTERM) and waits for it.
