@@ -86,6 +86,12 @@ pub fn run(args: RunArgs) -> Result<(), AppError> {
         matched = report.matched,
         alerts = report.sent,
         late = report.late,
+        lines = report.tail.lines_read,
+        lines_cut = report.tail.lines_cut,
+        rotations = report.tail.rotations,
+        truncations = report.tail.truncations,
+        gaps = report.tail.gaps,
+        state_save_failures = report.state_save_failures,
         "logwarden agent stopped"
     );
     Ok(())

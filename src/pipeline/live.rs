@@ -59,6 +59,9 @@ pub struct RunReport {
     pub late: u64,
     /// Tailer counters.
     pub tail: TailStats,
+    /// Saves of the state that failed (the agent kept running; a restart
+    /// re-reads what came after the last good save, with the same ids).
+    pub state_save_failures: u64,
 }
 
 /// Runs the agent until `shutdown` is set, then flushes outputs and state.
@@ -78,6 +81,7 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
         observer,
     } = cfg;
     let matcher = Matcher::new(&rules)?;
+    let (source_count, gauge_count) = (rules.sources.len(), rules.gauges.len());
     let saved = state.load();
     let (tx, rx) = bounded::<Batch>(CHANNEL_DEPTH);
     let (wake_tx, wake_rx) = bounded::<()>(1);
@@ -128,15 +132,37 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
     let mut consistent = false;
     let mut dirty = false;
     let mut since_save = Stopwatch::start();
-    let save = |engine: &Engine, positions: &Checkpoints| {
+    // The first positions (the first scan's) are saved at once: until they
+    // are, a crash would make the next start a first start again, and
+    // `--read-from end` would skip what was written in between. "Ready"
+    // means they are durable.
+    let mut ready = false;
+    // A failed save is retried at the next one (at most a second later);
+    // the agent keeps alerting meanwhile. Reported at the first failure,
+    // then at 2, 4, 8… failures, and when saving works again.
+    let mut failures: u64 = 0;
+    let mut failing: u64 = 0;
+    let mut save = |engine: &Engine, positions: &Checkpoints| {
         let snapshot = AgentState {
             checkpoints: positions.clone(),
             engine: Some(engine.snapshot()),
             ..AgentState::default()
         };
-        if let Err(e) = state.save(&snapshot) {
-            tracing::error!(path = %state.file().display(), error = %e, "cannot save state; a restart may re-read lines (same event ids)");
+        match state.save(&snapshot) {
+            Ok(()) if failing > 0 => {
+                tracing::info!(path = %state.file().display(), failed = failing, "state saved again");
+                failing = 0;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                failures += 1;
+                failing += 1;
+                if failing.is_power_of_two() {
+                    tracing::error!(path = %state.file().display(), error = %e, failed = failing, "cannot save state; still running, and retrying every second (a restart now would re-read lines since the last save, with the same event ids)");
+                }
+            }
         }
+        failures
     };
     loop {
         match rx.recv_timeout(Duration::from_secs(1)) {
@@ -157,18 +183,26 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if dirty && consistent && since_save.elapsed() >= Duration::from_secs(1) {
+        if dirty && consistent && (!ready || since_save.elapsed() >= Duration::from_secs(1)) {
             if let Some(p) = &positions {
                 save(&engine, p);
+                if !ready {
+                    ready = true;
+                    tracing::info!(
+                        checkpoints = p.files.len(),
+                        sources = source_count,
+                        gauges = gauge_count,
+                        "agent ready: start positions saved"
+                    );
+                }
             }
             dirty = false;
             since_save = Stopwatch::start();
         }
     }
     let (ingest, tail) = reader.join().map_err(|_| PipelineError::Thread("reader"))?;
-    if let Some(p) = &positions {
-        save(&engine, p);
-    }
+    // (No positions: nothing was ever saved, so nothing failed.)
+    let state_save_failures = positions.as_ref().map_or(0, |p| save(&engine, p));
     drop(watch);
     Ok(RunReport {
         records: ingest.records,
@@ -176,6 +210,7 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
         sent: engine.stats().sent,
         late: engine.correlator().stats().late,
         tail,
+        state_save_failures,
     })
 }
 
@@ -226,10 +261,17 @@ impl Reader {
                     let stats = self.tailer.stats();
                     tracing::info!(
                         files = stats.files_open + stats.files_parked,
-                        sources = self.rules.sources.len(),
-                        gauges = self.rules.gauges.len(),
-                        "agent ready: following files"
+                        "following files"
                     );
+                    // Where every file starts, before anything is read: the
+                    // engine saves it at once (see `ready` in `run`).
+                    let start = Batch {
+                        positions: Some(self.tailer.checkpoints()),
+                        ..Batch::default()
+                    };
+                    if self.tx.send(start).is_err() {
+                        return (self.ingest.stats().clone(), self.tailer.stats());
+                    }
                 }
             } else {
                 // Between folder rescans, check the files already followed.

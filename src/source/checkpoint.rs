@@ -38,8 +38,19 @@ pub struct FileCheckpoint {
     pub path: String,
     /// Identity used for `event.id`; 0 while the file has handed out no record.
     pub key: u64,
-    /// Offset just past the last line taken by the pipeline.
+    /// Where a restart resumes: a line start, just past the last line
+    /// taken by the pipeline (or the start of the line where a record not
+    /// taken yet begins).
     pub offset: u64,
+    /// Records that start before this offset, inside the line at `offset`,
+    /// were taken already and are not handed out again; 0 for none. Set
+    /// when a CMTrace record held across the checkpoint starts mid-line
+    /// after other records, and while the rest of a cut line is skipped.
+    /// (A record's offset is not always a byte offset, so reading cannot
+    /// resume at the record itself; see
+    /// [`crate::parse::RecordParser::pending_start`].)
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skip_before: u64,
     /// The file's handle identity (device/volume and inode/file index).
     #[serde(default)]
     pub id: FileId,
@@ -58,6 +69,10 @@ pub struct FileCheckpoint {
     /// on a reused inode.
     #[serde(default)]
     pub rotated: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why a checkpoint document could not be used.
@@ -208,6 +223,7 @@ mod tests {
                 path: "/site/Logs/despool.log".to_owned(),
                 key: 42,
                 offset: 1234,
+                skip_before: 0,
                 id: FileId {
                     device: 1,
                     index: 99,

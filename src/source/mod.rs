@@ -571,6 +571,7 @@ impl Tailer {
             handle,
             stat,
             start: Start::At(cp.offset),
+            skip_before: cp.skip_before,
             key,
             previous_key: None,
             state,
@@ -617,6 +618,7 @@ impl Tailer {
             None if first_start => (Start::End, None),
             None => (Start::Beginning, None),
         };
+        let skip_before = c.resume.as_ref().map_or(0, |cp| cp.skip_before);
         let origin = match &c.resume {
             Some(cp) => PathBuf::from(&cp.path),
             None => c.path.clone(),
@@ -630,6 +632,7 @@ impl Tailer {
             handle,
             stat,
             start,
+            skip_before,
             key,
             previous_key: previous,
             state: State::Live,
@@ -724,6 +727,7 @@ impl Tailer {
             }
             Some(FileCheckpoint {
                 offset: stat.len,
+                skip_before: 0,
                 ..cp
             })
         })
@@ -869,6 +873,7 @@ impl Tailer {
                 handle,
                 stat,
                 start: Start::At(retired.safe),
+                skip_before: retired.safe_skip,
                 key: retired.key,
                 previous_key: None,
                 state: State::Rotated,

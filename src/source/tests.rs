@@ -571,6 +571,68 @@ fn long_lines_are_cut_flagged_and_counted() {
 }
 
 #[test]
+fn a_restart_while_a_cut_line_is_skipped_does_not_repeat_it() {
+    let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);
+    h.options.max_line_bytes = 16;
+    h.tailer = Tailer::new(h.sources.clone(), h.options.clone(), Checkpoints::default());
+    h.write("Logs/x.log", &format!("a\n{}", "x".repeat(100)));
+    let got = h.poll_full();
+    assert_eq!(got.len(), 2);
+    assert!(got[1].cut);
+    // Stopped while the rest of the long line is still being skipped: the
+    // checkpoint stays on the cut line (so its tail is not taken for a line
+    // of its own) and says that its record was handed out.
+    let cp = h.tailer.checkpoints();
+    assert_eq!((cp.files[0].offset, cp.files[0].skip_before), (2, 3));
+    h.restart();
+    h.write("Logs/x.log", &format!("{}\nafter\n", "y".repeat(50)));
+    assert_eq!(h.poll(), strs(&["after"]));
+}
+
+/// A CMTrace record (`format = "cmtrace"`) with the KB-style attributes.
+fn cmtrace(message: &str) -> String {
+    format!(
+        "<![LOG[{message}]LOG]!><time=\"10:35:27.046+300\" date=\"01-15-2009\" component=\"SMS_DESPOOLER\" context=\"\" type=\"1\" thread=\"4844\" file=\"despool.cpp:1\">"
+    )
+}
+
+#[test]
+fn a_cmtrace_record_held_across_a_restart_is_neither_cut_nor_repeated() {
+    let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);
+    h.sources[0].format = Format::Cmtrace;
+    h.tailer = Tailer::new(h.sources.clone(), h.options.clone(), Checkpoints::default());
+    // Two records and the start of a third on one line.
+    h.write(
+        "Logs/x.log",
+        &format!("{}{}<![LOG[c starts\n", cmtrace("a"), cmtrace("b")),
+    );
+    assert_eq!(h.poll(), strs(&["a", "b"]));
+    let before_crash = h.tailer.checkpoints();
+    assert_eq!(before_crash.files[0].offset, 0);
+    h.write("Logs/x.log", "c goes on\n");
+    assert_eq!(h.poll(), Vec::<String>::new());
+    // A graceful restart while `c` is held: nothing is handed out again.
+    h.restart();
+    assert_eq!(h.poll(), Vec::<String>::new());
+    let end = cmtrace("c ends");
+    let end = &end["<![LOG[".len()..];
+    h.write("Logs/x.log", &format!("{end}{}\n", cmtrace("d")));
+    let resumed = h.poll_full();
+    // Exactly what one uninterrupted read of the file gives, same offsets
+    // and key (so the same `event.id`s).
+    let mut fresh = Tailer::new(h.sources.clone(), h.options.clone(), Checkpoints::default());
+    fresh.rescan(h.now);
+    let whole = drain(&mut fresh, 4096);
+    let msgs: Vec<_> = whole.iter().map(|g| g.message.clone()).collect();
+    assert_eq!(msgs, strs(&["a", "b", "c starts\nc goes on\nc ends", "d"]));
+    assert_eq!(resumed, whole[2..]);
+    // After a crash, from the checkpoint taken while `c` had just started:
+    // `c` and `d` again, identical; `a` and `b` not.
+    h.start_from(before_crash);
+    assert_eq!(h.poll_full(), whole[2..]);
+}
+
+#[test]
 fn checkpoints_that_match_nothing_are_not_trusted() {
     let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::End);
     h.write("Logs/x.log", "a1\na2\n");
