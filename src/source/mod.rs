@@ -594,12 +594,16 @@ impl Tailer {
             Ok(st) if st.id == c.stat.id => st,
             _ => return,
         };
-        if let Some(copied) = self.copy_of_open(c.source, &c.path, &handle, &stat) {
+        match self.copy_of_open(c.source, &c.path, &handle, &stat) {
             // A rotated copy (`X.lo_`) of a file being followed: its content
             // is read through the original (or, after the original is
             // truncated, from this copy at the original's checkpoint).
-            self.remember_done(c.source, &copied, &stat);
-            return;
+            Copy::Of(copied) => {
+                self.remember_done(c.source, &copied, &stat);
+                return;
+            }
+            Copy::InProgress => return,
+            Copy::No => {}
         }
         let Some(def) = self.sources.get(c.source.index()) else {
             return;
@@ -647,10 +651,18 @@ impl Tailer {
             return;
         };
         let path = o.path.clone();
+        let now = o.now;
         match TailedFile::open(o, def.format, def.timezone.clone()) {
             Ok(f) => {
                 self.stats.files_opened += 1;
                 tracing::debug!(path = %f.path, "following file");
+                // Older incarnations at this path: bytes written to them
+                // before they were rotated come first, so look again now.
+                for g in &mut self.files {
+                    if g.lineage == f.lineage && g.order < f.order {
+                        g.refresh(now);
+                    }
+                }
                 self.files.push(f);
             }
             Err(e) => {
@@ -698,39 +710,54 @@ impl Tailer {
         self.next_order
     }
 
-    /// When `path` is the rotated name of a file this source follows and its
-    /// content is that file's content up to the file's checkpoint, the
-    /// checkpoint the copy stands at (its whole length is accounted for).
-    fn copy_of_open(
-        &self,
-        source: SourceId,
-        path: &Path,
-        handle: &File,
-        stat: &Stat,
-    ) -> Option<FileCheckpoint> {
-        let name = path.file_name()?.to_string_lossy().to_lowercase();
-        let def = self.sources.get(source.index())?;
-        self.files.iter().find_map(|f| {
+    /// Compares a file at `path` with the files this source follows: is
+    /// it a copy (`X.lo_`, copy-then-truncate rotation) of one of them?
+    ///
+    /// A copy holds the followed file's content up to the file's checkpoint
+    /// (then its whole length is accounted for: the checkpoint it stands at
+    /// is returned), or is still being written: shorter than that, but
+    /// byte for byte the followed file's start so far. A copy in progress
+    /// is neither read nor remembered; the next scan looks at it again.
+    fn copy_of_open(&self, source: SourceId, path: &Path, handle: &File, stat: &Stat) -> Copy {
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().to_lowercase()) else {
+            return Copy::No;
+        };
+        let Some(def) = self.sources.get(source.index()) else {
+            return Copy::No;
+        };
+        for f in &self.files {
             if f.source != source || f.path_buf.parent() != path.parent() {
-                return None;
+                continue;
             }
-            let rotated = path::rotated_name(&f.path_buf.file_name()?.to_string_lossy())?;
+            let Some(rotated) = f
+                .path_buf
+                .file_name()
+                .and_then(|n| path::rotated_name(&n.to_string_lossy()))
+            else {
+                continue;
+            };
             if rotated.to_lowercase() != name {
-                return None;
+                continue;
             }
             let cp = f.checkpoint(&def.id);
-            if stat.len < cp.offset
-                || !cp.head.matches_head(handle).ok()?
-                || !cp.tail.matches_before(handle, cp.offset).ok()?
-            {
-                return None;
+            let whole = stat.len >= cp.offset
+                && cp.head.matches_head(handle).unwrap_or(false)
+                && cp.tail.matches_before(handle, cp.offset).unwrap_or(false);
+            if whole {
+                return Copy::Of(FileCheckpoint {
+                    offset: stat.len,
+                    skip_before: 0,
+                    ..cp
+                });
             }
-            Some(FileCheckpoint {
-                offset: stat.len,
-                skip_before: 0,
-                ..cp
-            })
-        })
+            if stat.len < cp.offset
+                && f.handle()
+                    .is_some_and(|original| identity::same_start(original, handle, stat.len))
+            {
+                return Copy::InProgress;
+            }
+        }
+        Copy::No
     }
 
     /// Indices of followed files that may have unread bytes, oldest
@@ -909,6 +936,18 @@ impl Tailer {
 
 /// How many finished lineages are remembered for key chaining.
 const MAX_RETIRED: usize = 4096;
+
+/// What [`Tailer::copy_of_open`] makes of a file at a rotated name.
+#[derive(Debug)]
+enum Copy {
+    /// A whole copy of a followed file's content up to its checkpoint:
+    /// the checkpoint it stands at (its whole length).
+    Of(FileCheckpoint),
+    /// The start of a followed file's content, still being copied.
+    InProgress,
+    /// Not a copy of a followed file.
+    No,
+}
 
 /// A file found by a scan that no one follows yet.
 #[derive(Debug)]

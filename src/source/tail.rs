@@ -340,12 +340,7 @@ impl TailedFile {
                 return false;
             }
         };
-        if st.len != self.known_len || st.modified != self.modified {
-            self.known_len = st.len;
-            self.modified = st.modified;
-            self.dirty = true;
-            self.last_change = now;
-        }
+        self.saw(&st, now);
         let mut moved = false;
         if self.state == State::Live {
             // (gone from the path, deleted)
@@ -388,6 +383,34 @@ impl TailedFile {
             self.close(stats);
         }
         moved
+    }
+
+    /// Notes the size and modification time of a fresh `stat`.
+    fn saw(&mut self, st: &Stat, now: Timestamp) {
+        if st.len != self.known_len || st.modified != self.modified {
+            self.known_len = st.len;
+            self.modified = st.modified;
+            self.dirty = true;
+            self.last_change = now;
+        }
+    }
+
+    /// Re-reads the size of an open file, without any other check. Called
+    /// for a rotated file when its successor is found: the successor was
+    /// created after the rename, so this `stat` sees every byte written to
+    /// the old file before it, which is then read first (an earlier `stat`
+    /// of the same scan may predate those writes).
+    pub fn refresh(&mut self, now: Timestamp) {
+        if !matches!(self.state, State::Live | State::Rotated | State::Deleted) {
+            return;
+        }
+        if let Some(st) = self
+            .handle
+            .as_ref()
+            .and_then(|h| identity::stat_handle(h).ok())
+        {
+            self.saw(&st, now);
+        }
     }
 
     /// True for a live file with nothing left to read: its handle may be

@@ -377,6 +377,37 @@ fn copytruncate_seen_between_the_copy_and_the_truncation() {
     assert_eq!(h.poll(), strs(&["b1"]));
 }
 
+/// ConfigMgr copies a big log before truncating it: a scan may find the
+/// copy half written. It is neither read as a new file nor resumed as a
+/// file "written to again" while it grows.
+#[test]
+fn a_copy_seen_while_it_is_being_written_is_not_read_again() {
+    let mut h = Harness::new(&[("s", "Logs/x.*")], ReadFrom::Beginning);
+    h.write("Logs/x.log", "a1\na2\n");
+    assert_eq!(h.poll(), strs(&["a1", "a2"]));
+    // Empty, then shorter than what was read: in progress.
+    h.write("Logs/x.lo_", "");
+    assert_eq!(h.poll(), Vec::<String>::new());
+    h.write("Logs/x.lo_", "a1\na");
+    assert_eq!(h.poll(), Vec::<String>::new());
+    // Past what was read, mid-line: a copy, still growing.
+    h.write("Logs/x.log", "a3\n");
+    h.write("Logs/x.lo_", "2\na");
+    assert_eq!(h.poll(), strs(&["a3"]));
+    h.write("Logs/x.lo_", "3\n");
+    assert_eq!(h.poll(), Vec::<String>::new());
+    h.truncate("Logs/x.log");
+    h.write("Logs/x.log", "b1\n");
+    assert_eq!(h.poll(), strs(&["b1"]));
+    h.restart();
+    assert_eq!(h.poll(), Vec::<String>::new());
+    // Another file at the rotated name is a new file.
+    std::fs::remove_file(h.path("Logs/x.lo_")).unwrap();
+    h.write("Logs/x.lo_", "other\n");
+    assert_eq!(h.poll(), strs(&["other"]));
+    assert_eq!(h.tailer.stats().gaps, 0);
+}
+
 #[test]
 fn truncate_and_regrow_faster_than_a_poll_is_seen_by_content() {
     let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);

@@ -166,6 +166,31 @@ impl Agent {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The agent's standard output (piped; whoever takes it must read it,
+    /// or an `--output -` blocks once the pipe is full).
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
+    /// Kills the agent (SIGKILL: no shutdown, no final save) and waits for it.
+    pub fn kill(mut self) -> Stopped {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        Stopped {
+            status,
+            stderr: self.stderr(),
+        }
+    }
+
     /// Stops the agent gracefully (SIGTERM) and waits for it.
     pub fn stop(mut self) -> Stopped {
         let status = terminate(self.child.take().unwrap());

@@ -19,3 +19,4 @@ mod check;
 mod formats;
 mod replay;
 mod ruletest;
+mod tail;
