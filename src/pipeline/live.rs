@@ -137,32 +137,10 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
     // `--read-from end` would skip what was written in between. "Ready"
     // means they are durable.
     let mut ready = false;
-    // A failed save is retried at the next one (at most a second later);
-    // the agent keeps alerting meanwhile. Reported at the first failure,
-    // then at 2, 4, 8… failures, and when saving works again.
-    let mut failures: u64 = 0;
-    let mut failing: u64 = 0;
-    let mut save = |engine: &Engine, positions: &Checkpoints| {
-        let snapshot = AgentState {
-            checkpoints: positions.clone(),
-            engine: Some(engine.snapshot()),
-            ..AgentState::default()
-        };
-        match state.save(&snapshot) {
-            Ok(()) if failing > 0 => {
-                tracing::info!(path = %state.file().display(), failed = failing, "state saved again");
-                failing = 0;
-            }
-            Ok(()) => {}
-            Err(e) => {
-                failures += 1;
-                failing += 1;
-                if failing.is_power_of_two() {
-                    tracing::error!(path = %state.file().display(), error = %e, failed = failing, "cannot save state; still running, and retrying every second (a restart now would re-read lines since the last save, with the same event ids)");
-                }
-            }
-        }
-        failures
+    let mut saver = Saver {
+        state: &state,
+        failing: 0,
+        failures: 0,
     };
     loop {
         match rx.recv_timeout(Duration::from_secs(1)) {
@@ -185,7 +163,8 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
         }
         if dirty && consistent && (!ready || since_save.elapsed() >= Duration::from_secs(1)) {
             if let Some(p) = &positions {
-                save(&engine, p);
+                // A failed save stays due: retried a second later.
+                dirty = !saver.save(&engine, p);
                 if !ready {
                     ready = true;
                     tracing::info!(
@@ -196,13 +175,14 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
                     );
                 }
             }
-            dirty = false;
             since_save = Stopwatch::start();
         }
     }
     let (ingest, tail) = reader.join().map_err(|_| PipelineError::Thread("reader"))?;
-    // (No positions: nothing was ever saved, so nothing failed.)
-    let state_save_failures = positions.as_ref().map_or(0, |p| save(&engine, p));
+    if let Some(p) = &positions {
+        saver.save(&engine, p);
+    }
+    let state_save_failures = saver.failures;
     drop(watch);
     Ok(RunReport {
         records: ingest.records,
@@ -212,6 +192,52 @@ pub fn run(cfg: LiveConfig, shutdown: Arc<AtomicBool>) -> Result<RunReport, Pipe
         tail,
         state_save_failures,
     })
+}
+
+/// Saves the agent state and reports how that goes. A failed save is
+/// retried at the next one (the agent keeps alerting meanwhile); failures
+/// are reported at the first, then at 2, 4, 8… in a row, and when saving
+/// works again.
+struct Saver<'a> {
+    state: &'a StateDir,
+    /// Failures in a row.
+    failing: u64,
+    /// Failures since the start.
+    failures: u64,
+}
+
+impl Saver<'_> {
+    /// Saves `positions` with the engine's state; false when that failed.
+    fn save(&mut self, engine: &Engine, positions: &Checkpoints) -> bool {
+        let snapshot = AgentState {
+            checkpoints: positions.clone(),
+            engine: Some(engine.snapshot()),
+            ..AgentState::default()
+        };
+        let path = self.state.file();
+        match self.state.save(&snapshot) {
+            Ok(()) => {
+                if self.failing > 0 {
+                    tracing::info!(path = %path.display(), failed = self.failing, "state saved again");
+                    self.failing = 0;
+                }
+                true
+            }
+            Err(e) => {
+                self.failures += 1;
+                self.failing += 1;
+                if self.failing.is_power_of_two() {
+                    tracing::error!(
+                        path = %path.display(),
+                        error = %e,
+                        failed = self.failing,
+                        "cannot save state; still running and retrying every second (a restart now would re-read the lines since the last save, with the same event ids)"
+                    );
+                }
+                false
+            }
+        }
+    }
 }
 
 /// Watch the site root when it exists, else its nearest existing ancestor

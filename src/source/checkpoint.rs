@@ -26,6 +26,13 @@ pub const VERSION: u32 = 1;
 pub struct Checkpoints {
     /// One entry per followed file.
     pub files: Vec<FileCheckpoint>,
+    /// Ids of the sources whose paths have been scanned: files found for
+    /// them from then on, even at a later start, appeared after the first
+    /// start and are read from their beginning (`read_from = end` is for
+    /// the first start only). Without it, an agent stopped before any file
+    /// of a source existed would skip the files created while it was down.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scanned: Vec<String>,
 }
 
 /// One file's position and identity.
@@ -115,6 +122,8 @@ pub enum CheckpointError {
 struct Document {
     version: u32,
     files: Vec<FileCheckpoint>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scanned: Vec<String>,
 }
 
 impl Checkpoints {
@@ -184,6 +193,7 @@ impl Checkpoints {
         let doc = Document {
             version: VERSION,
             files: self.files.clone(),
+            scanned: self.scanned.clone(),
         };
         let json = serde_json::to_vec_pretty(&doc)
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
@@ -233,6 +243,7 @@ mod tests {
                 finished: false,
                 rotated: false,
             }],
+            scanned: vec!["despool".to_owned()],
         }
     }
 

@@ -219,8 +219,8 @@ pub struct Tailer {
     retired: HashMap<(u64, FileId), FileCheckpoint>,
     /// Checkpoints not matched to a file yet.
     pending: Vec<FileCheckpoint>,
-    /// Sources that had checkpoints at start: their new files are read from
-    /// the beginning even at the first scan.
+    /// Sources that had checkpoints at start, or had been scanned before:
+    /// their new files are read from the beginning even at the first scan.
     checkpointed: HashSet<String>,
     scanned: bool,
     next_order: u64,
@@ -243,7 +243,12 @@ impl Tailer {
                 }
             })
             .collect();
-        let checkpointed = checkpoints.files.iter().map(|c| c.source.clone()).collect();
+        let checkpointed = checkpoints
+            .files
+            .iter()
+            .map(|c| c.source.clone())
+            .chain(checkpoints.scanned)
+            .collect();
         Tailer {
             sources,
             patterns,
@@ -930,7 +935,15 @@ impl Tailer {
                 files.push(cp.clone());
             }
         }
-        Checkpoints { files }
+        // After the first scan every source has been scanned; before it,
+        // what the checkpoints loaded said.
+        let scanned = self
+            .sources
+            .iter()
+            .filter(|s| self.scanned || self.checkpointed.contains(&s.id))
+            .map(|s| s.id.clone())
+            .collect();
+        Checkpoints { files, scanned }
     }
 }
 

@@ -240,6 +240,21 @@ fn read_from_end_does_not_apply_to_a_source_with_checkpoints() {
 }
 
 #[test]
+fn read_from_end_does_not_apply_to_a_source_scanned_before_without_files() {
+    let mut h = Harness::new(&[("s", "Logs/*.log")], ReadFrom::End);
+    assert_eq!(h.poll(), Vec::<String>::new());
+    let cp = h.tailer.checkpoints();
+    assert_eq!((cp.files.len(), cp.scanned.clone()), (0, strs(&["s"])));
+    // The first log of the source appears while the agent is stopped.
+    h.write("Logs/a.log", "a1\n");
+    h.start_from(cp);
+    assert_eq!(h.poll(), strs(&["a1"]));
+    // A real first start still skips history.
+    h.start_from(Checkpoints::default());
+    assert_eq!(h.poll(), Vec::<String>::new());
+}
+
+#[test]
 fn rename_rotation_with_and_without_unread_data() {
     for unread in [false, true] {
         let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);

@@ -16,7 +16,12 @@ mod harness;
 
 mod agent;
 mod check;
+// Linux: `/proc` for memory, handles and threads; `unshare` for a
+// read-only mount.
+#[cfg(target_os = "linux")]
+mod crash;
 mod formats;
 mod replay;
 mod ruletest;
+#[cfg(target_os = "linux")]
 mod tail;

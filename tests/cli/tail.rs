@@ -609,6 +609,114 @@ fn an_8_mib_line_is_cut_flagged_and_counted_and_memory_stays_bounded() {
     let line: Value = serde_json::from_str(stopped).unwrap();
     assert_eq!(line["fields"]["lines_cut"], 1, "{stopped}");
     // Memory: the cut line (1 MiB) is held a few times over (line buffer,
-    // evidence, document) but the 8 MiB never is.
-    assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+    // evidence, document) but the 8 MiB never is (measured: about 20 MiB).
+    assert!(peak < 32 * 1024, "peak RSS {peak} KiB");
+}
+
+/// The system call numbers of `write` and `futex` on this architecture.
+#[cfg(target_arch = "x86_64")]
+const WRITE_FUTEX: (&str, &str) = ("1", "202");
+#[cfg(target_arch = "aarch64")]
+const WRITE_FUTEX: (&str, &str) = ("64", "98");
+
+/// What the agent's threads are doing (Linux `/proc`): the system call the
+/// main (engine) thread and the thread named `reader` are in, by number and
+/// first argument, and the bytes the process has read so far.
+fn activity(pid: u32) -> (String, String, u64) {
+    let syscall = |tid: &str| {
+        let text =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")).unwrap_or_default();
+        text.split(' ').take(2).collect::<Vec<_>>().join(" ")
+    };
+    let reader = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "reader")
+        })
+        .map(|t| t.file_name().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    let rchar = io
+        .lines()
+        .find_map(|l| l.strip_prefix("rchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    (syscall(&pid.to_string()), syscall(&reader), rchar)
+}
+
+/// Backpressure (SPEC §8: memory bounded by configuration, not backlog):
+/// an output that does not take documents (stdout, not read) blocks the
+/// engine, the engine's bounded channel blocks the reader, and the rest of
+/// the file stays on disk. A file deleted meanwhile is still read to its
+/// end through the open handle, then closed.
+#[test]
+fn a_blocked_output_pauses_reading_and_a_file_deleted_meanwhile_is_drained_then_closed() {
+    let rules = r#"
+schema = 1
+
+[[source]]
+id = "app"
+path = 'Logs\app.log'
+format = "plain"
+
+[[match]]
+id = "line"
+source = "app"
+contains = "MATCH"
+alert = true
+"#;
+    let (site, mut agent) = start(rules, &["--output", "-"]);
+    let stdout = agent.take_stdout().unwrap();
+    let pid = agent.pid();
+    let mut text = String::new();
+    for i in 0..100_000 {
+        let tag = if i % 20 == 0 { "MATCH" } else { "other" };
+        text.push_str(&format!("{tag} line {i:06} {}\n", "-".repeat(70)));
+    }
+    let want: Vec<_> = expect("app.log", 0, &text)
+        .into_iter()
+        .filter(|l| l.2.starts_with("MATCH"))
+        .collect();
+    site.write("site/staging.tmp", &text);
+    std::fs::rename(
+        site.path("site/staging.tmp"),
+        site.path("site/Logs/app.log"),
+    )
+    .unwrap();
+    // Until the engine is stuck writing to stdout and the reader waits,
+    // having read nothing more since the last look.
+    let (write, futex) = WRITE_FUTEX;
+    let mut last = 0;
+    let mut read = 0;
+    wait_until(WAIT, "the agent to block on its output", || {
+        let (engine, reader, rchar) = activity(pid);
+        let still = rchar == last;
+        last = rchar;
+        read = rchar;
+        engine == format!("{write} 0x1") && reader.starts_with(&format!("{futex} ")) && still
+    });
+    let total = text.len() as u64;
+    assert!(
+        read < total / 2,
+        "the reader went on reading: {read} of {total} bytes"
+    );
+    let written = docs(&site).len();
+    assert!(written < want.len() / 2, "{written} documents already");
+    let peak = peak_rss_kib(pid);
+    assert!(peak < 32 * 1024, "peak RSS {peak} KiB");
+
+    std::fs::remove_file(site.path("site/Logs/app.log")).unwrap();
+    let taker = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout).lines().count()
+    });
+    wait_docs(&site, want.len());
+    wait_until(WAIT, "the deleted file to be closed", || {
+        open_logs(pid) == 0
+    });
+    let out = agent.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(lines(&docs(&site)), want);
+    assert_eq!(taker.join().unwrap(), want.len());
 }
