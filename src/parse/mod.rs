@@ -141,11 +141,11 @@ impl RecordParser {
     ///     offsets.push(r.offset)
     /// });
     /// assert_eq!(offsets, [100]);
-    /// assert_eq!(parser.pending_start(), Some(PendingStart { line: 100, record: 115 }));
+    /// assert_eq!(parser.pending_start(), Some(PendingStart { line: 100, record: 125 }));
     /// parser.push_line("b ends]LOG]!><type=\"1\">", 140, false, &mut |r| {
     ///     offsets.push(r.offset)
     /// });
-    /// assert_eq!(offsets, [100, 115]);
+    /// assert_eq!(offsets, [100, 125]);
     /// assert_eq!(parser.pending_start(), None);
     /// ```
     pub fn pending_start(&self) -> Option<PendingStart> {

@@ -19,22 +19,35 @@
 //! Decisions where the contract is silent:
 //! - `read_from = end` starts at the beginning of the last line (a partial
 //!   last line is delivered whole once its newline arrives).
-//! - `read_from = end` applies at the first scan to files of sources that have
-//!   no checkpoint at all (a first start, or a source new to the rules); a
-//!   file without a checkpoint whose source has some (created or rotated in
-//!   while the agent was stopped) is read from its beginning.
+//! - `read_from = end` applies at the first scan to files of sources that
+//!   were never scanned (a first start, or a source new to the rules): the
+//!   checkpoints record the sources scanned ([`Checkpoints::scanned`]), so
+//!   a file without a checkpoint whose source was scanned before (created or
+//!   rotated in while the agent was stopped, even as the source's first
+//!   file) is read from its beginning.
 //! - Several sources matching one file follow it independently.
 //! - A checkpointed file that cannot be found at start is reported as a
 //!   possible gap (warning) unless its folder is missing, in which case the
 //!   checkpoint is kept until the folder comes back.
 //! - A rotated file is drained before its successor at the same path is read
-//!   ([`Tailer::read`] reads the older incarnation first); late writes that
-//!   arrive during the grace period come after the successor's lines.
+//!   ([`Tailer::read`] reads the older incarnation first, and its size is
+//!   looked at again when the successor is found, since a `stat` earlier in
+//!   the same scan may predate the writes before the rename); late writes
+//!   that arrive during the grace period come after the successor's lines.
 //! - A partial last line of a rotated or deleted file is handed out when the
 //!   file is closed (after the grace period); of a live file, never.
 //! - A copy (`X.lo_`) is recognised by name (the rotated name of a followed
 //!   file), head fingerprint and the bytes before the original's checkpoint;
-//!   a file that merely shares a header line with another is a new file.
+//!   a file that merely shares a header line with another is a new file. A
+//!   file at that name shorter than the checkpoint whose bytes so far are
+//!   the followed file's (a copy still being written) is left alone until
+//!   a later scan finds it complete.
+//! - A checkpoint is always at a line start. When a CMTrace record not
+//!   handed out yet starts mid-line after other records, the checkpoint is
+//!   that line's start, and [`FileCheckpoint::skip_before`] says which of
+//!   its records were handed out (likewise while the rest of a cut line is
+//!   skipped): a restart reads the line again and hands out only the rest,
+//!   with the offsets (hence ids) it would have had.
 //! - A file found on the handle identity of a file that had left its path
 //!   (rotated, deleted) is a new file on a reused inode; its key is chained
 //!   from the old one so `event.id`s never repeat across incarnations.
