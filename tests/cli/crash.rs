@@ -14,7 +14,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::harness::{Rng, Site, bin, wait_until};
-use crate::tail::{Doc, WAIT, append, docs, every_line, expect, lines, wait_docs};
+use crate::tail::{
+    Doc, PROBE_FILE, WAIT, append, docs, every_line, expect, lines, settle, wait_docs,
+};
 
 /// The saved tail positions by file name: `(offset, skip_before)`.
 fn saved_positions(site: &Site) -> HashMap<String, (u64, u64)> {
@@ -203,7 +205,7 @@ fn offset_of(text: &str, start: &str) -> u64 {
 fn a_cmtrace_record_held_across_kills_and_restarts_is_neither_cut_nor_repeated() {
     let site = Site::new();
     site.write("rules.toml", every_line(r"Logs\*.log", "cmtrace"));
-    site.write("site/Logs/zz-probe.log", "");
+    site.write(&format!("site/Logs/{PROBE_FILE}"), "");
     let log = "Logs/ccm.log";
     let mut agent = site.start("rules.toml", &[]);
     // Two records and the start of a third on one line.
@@ -218,12 +220,9 @@ fn a_cmtrace_record_held_across_kills_and_restarts_is_neither_cut_nor_repeated()
     agent.kill();
     append(&site, log, "c goes on\r\n");
     agent = site.start("rules.toml", &[]);
-    // A probe shows that the restarted agent has read the file: still
-    // only `a` and `b`, once each.
-    append(&site, "Logs/zz-probe.log", "probe\r\n");
-    wait_until(WAIT, "the probe", || {
-        crate::harness::read_docs(&site.alerts()).len() >= 3
-    });
+    // Probes show that the restarted agent has read the file: still only
+    // `a` and `b`, once each.
+    settle(&site);
     assert_eq!(
         docs(&site)
             .iter()

@@ -77,17 +77,24 @@ impl Doc {
     }
 }
 
-/// The complete documents in the alert file, probes left out. A torn last
-/// line (an agent killed while writing it) is not a document yet.
-pub fn docs(site: &Site) -> Vec<Doc> {
+/// The complete documents in the alert file, probes included. A torn last
+/// line (being written, or an agent killed while writing it) is not a
+/// document yet.
+pub fn all_docs(site: &Site) -> Vec<Doc> {
     let bytes = std::fs::read(site.alerts()).unwrap_or_default();
     let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     bytes[..end]
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|l| Doc::of(&serde_json::from_slice(l).unwrap()))
-        .filter(|d| d.file != PROBE_FILE)
         .collect()
+}
+
+/// [`all_docs`] without the probes.
+pub fn docs(site: &Site) -> Vec<Doc> {
+    let mut docs = all_docs(site);
+    docs.retain(|d| d.file != PROBE_FILE);
+    docs
 }
 
 /// Waits until there are at least `n` documents (probes left out).
@@ -142,18 +149,16 @@ fn truncate(site: &Site, rel: &str) {
 }
 
 /// The file probes are written to (`Logs\*.log` rules follow it).
-const PROBE_FILE: &str = "zz-probe.log";
+pub const PROBE_FILE: &str = "zz-probe.log";
 
 /// Proves that the agent has read every followed file since this call
 /// began: a probe line is written and waited for, twice (the first may
 /// be read in a round that had already passed the other files).
-fn settle(site: &Site) {
+pub fn settle(site: &Site) {
     for _ in 0..2 {
-        let before = read_docs(&site.alerts()).len();
+        let before = all_docs(site).len();
         append(site, &format!("Logs/{PROBE_FILE}"), "probe\n");
-        wait_until(WAIT, "a probe line", || {
-            read_docs(&site.alerts()).len() > before
-        });
+        wait_until(WAIT, "a probe line", || all_docs(site).len() > before);
     }
 }
 
