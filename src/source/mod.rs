@@ -878,8 +878,10 @@ impl Tailer {
             let Ok(st) = identity::stat_handle(&h) else {
                 continue;
             };
+            // A copy holding no more than what was handed out is still
+            // recognised: it must not be read later as a new file.
             let is_copy = st.id != retired.id
-                && st.len > retired.safe
+                && st.len >= retired.safe
                 && !self
                     .files
                     .iter()
@@ -895,7 +897,12 @@ impl Tailer {
             }
         }
         let order = self.order();
-        let has_copy = copy.is_some();
+        // Whether the copy holds more than was handed out: then the rest is
+        // read from it (and the truncated incarnation's buffered partial
+        // line with it).
+        let has_copy = copy
+            .as_ref()
+            .is_some_and(|(_, _, st): &(PathBuf, File, Stat)| st.len > retired.safe);
         if !has_copy && retired.unread > 0 {
             self.stats.gaps += 1;
             self.stats.gap_bytes += retired.unread;
@@ -907,6 +914,26 @@ impl Tailer {
         }
         tracing::debug!(path = %self.files[index].path, "followed file truncated; reading it from the start");
         self.files[index].restart(order, !has_copy, &mut self.stats, sink)?;
+        if let Some((path, _, stat)) = copy.as_ref().filter(|_| !has_copy) {
+            let Some(def) = self.sources.get(source.index()) else {
+                return Ok(());
+            };
+            let cp = FileCheckpoint {
+                source: def.id.clone(),
+                path: origin.display().to_string(),
+                key: retired.key.map_or(0, |k| k.0),
+                offset: stat.len,
+                skip_before: 0,
+                id: stat.id,
+                head: retired.head,
+                tail: retired.safe_tail,
+                finished: true,
+                rotated: true,
+            };
+            tracing::debug!(path = %path.display(), "copy of a truncated file found, already read");
+            self.remember_done(source, &cp, stat);
+            return Ok(());
+        }
         if let Some((path, handle, stat)) = copy {
             self.done.remove(&(source, stat.id));
             self.open(Opening {

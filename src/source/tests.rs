@@ -423,6 +423,30 @@ fn a_copy_seen_while_it_is_being_written_is_not_read_again() {
     assert_eq!(h.tailer.stats().gaps, 0);
 }
 
+/// The live agent checks followed files more often than it lists folders:
+/// a truncation can be handled before any scan has seen the copy. A copy
+/// holding only what was read is then known as read all the same.
+#[test]
+fn a_copy_first_seen_when_the_truncation_is_handled_is_not_read_again() {
+    let mut h = Harness::new(&[("s", "Logs/x.*")], ReadFrom::Beginning);
+    h.write("Logs/x.log", "a1\na2\n");
+    assert_eq!(h.poll(), strs(&["a1", "a2"]));
+    h.write("Logs/x.log", "a3\n");
+    assert_eq!(h.poll(), strs(&["a3"]));
+    h.copytruncate("Logs/x.log", "Logs/x.lo_");
+    h.write("Logs/x.log", "b1\n");
+    h.tailer.poll(h.now);
+    let got: Vec<String> = drain(&mut h.tailer, 4096)
+        .into_iter()
+        .map(|g| g.message)
+        .collect();
+    assert_eq!(got, strs(&["b1"]));
+    assert_eq!(h.poll(), Vec::<String>::new());
+    h.restart();
+    assert_eq!(h.poll(), Vec::<String>::new());
+    assert_eq!(h.tailer.stats().gaps, 0);
+}
+
 #[test]
 fn truncate_and_regrow_faster_than_a_poll_is_seen_by_content() {
     let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);
