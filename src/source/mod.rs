@@ -880,12 +880,15 @@ impl Tailer {
             };
             // A copy holding no more than what was handed out is still
             // recognised: it must not be read later as a new file.
+            // (A file of this source that is closed, or closing, no longer
+            // holds its identity: a deleted one's inode may be the copy's.)
             let is_copy = st.id != retired.id
                 && st.len >= retired.safe
-                && !self
-                    .files
-                    .iter()
-                    .any(|g| g.source == source && g.id == st.id)
+                && !self.files.iter().any(|g| {
+                    g.source == source
+                        && g.id == st.id
+                        && !matches!(g.state, State::Closed | State::Finishing)
+                })
                 && retired.head.matches_head(&h).unwrap_or(false)
                 && retired
                     .safe_tail
