@@ -21,6 +21,17 @@ pub enum StateError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The folder cannot be written: an agent that cannot save its place
+    /// would lose it at every restart, so it refuses to start.
+    #[error(
+        "cannot write to state folder {path}: {source}; make it writable for this account or pass --state with a writable folder"
+    )]
+    NotWritable {
+        /// The folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// Another agent holds the lock.
     #[error(
         "state folder {path} is in use by another logwarden agent{pid}; stop it or pass a different --state folder"
@@ -41,11 +52,14 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// Creates (if needed) and locks `path`.
+    /// Creates (if needed) and locks `path`, and checks that the state can
+    /// be written there.
     ///
     /// # Errors
     /// [`StateError::Locked`] when another agent holds it; [`StateError::Folder`]
-    /// when it cannot be created or opened.
+    /// when it cannot be created or opened; [`StateError::NotWritable`] when
+    /// the state's temporary file cannot be created in it (a read-only
+    /// folder or file system).
     pub fn open(path: &Path) -> Result<StateDir, StateError> {
         let folder = |source| StateError::Folder {
             path: path.to_path_buf(),
@@ -81,10 +95,21 @@ impl StateDir {
         let _ = lock
             .set_len(0)
             .and_then(|()| write!(lock, "{}", std::process::id()));
-        Ok(StateDir {
+        let dir = StateDir {
             path: path.to_path_buf(),
             _lock: lock,
-        })
+        };
+        // The lock file may be writable in a folder that is not (or may have
+        // been opened on a read-only mount before): try what a save does.
+        let probe = temp_path(&dir.file());
+        File::create(&probe)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|source| StateError::NotWritable {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(dir)
     }
 
     /// The folder.
@@ -204,7 +229,7 @@ pub fn default_dir() -> PathBuf {
 /// Any I/O error; `path` then still holds its previous content.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
+    let tmp = temp_path(path);
     {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -220,6 +245,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
+}
+
+/// The temporary file [`write_atomic`] writes before renaming it to `path`.
+fn temp_path(path: &Path) -> PathBuf {
+    path.with_extension("tmp")
 }
 
 #[cfg(test)]
@@ -262,6 +292,24 @@ mod tests {
         }
         state.save(&AgentState::default()).unwrap();
         assert_eq!(state.load().version, STATE_VERSION);
+    }
+
+    #[test]
+    fn a_folder_where_the_state_cannot_be_written_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // Root ignores permission bits; a folder squatting on the temporary
+        // file's name makes the same write fail for everyone.
+        std::fs::create_dir_all(dir.path().join("state.tmp/x")).unwrap();
+        let err = StateDir::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StateError::NotWritable { .. }), "{err}");
+        assert!(
+            err.to_string().contains("cannot write to state folder"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(dir.path().join("state.tmp")).unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        assert!(!dir.path().join("state.tmp").exists());
+        state.save(&AgentState::default()).unwrap();
     }
 
     #[test]

@@ -179,6 +179,12 @@ pub fn run(args: RunArgs) -> Result<(), AppError> {
         retries = totals.retries,
         dropped = totals.dropped,
         rejected = totals.rejected,
+        lines = report.tail.lines_read,
+        lines_cut = report.tail.lines_cut,
+        rotations = report.tail.rotations,
+        truncations = report.tail.truncations,
+        gaps = report.tail.gaps,
+        state_save_failures = report.state_save_failures,
         "logwarden agent stopped"
     );
     Ok(())

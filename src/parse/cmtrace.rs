@@ -58,6 +58,8 @@ pub(crate) struct Framer {
     pending: bool,
     /// File offset of the unfinished record's `<![LOG[`.
     start: u64,
+    /// File offset of the physical line that `<![LOG[` is in.
+    start_line: u64,
     /// Whether any of its lines was cut, or its message was capped.
     cut: bool,
     /// Cap on `buf`, in bytes.
@@ -82,6 +84,7 @@ impl Framer {
             buf: String::new(),
             pending: false,
             start: 0,
+            start_line: 0,
             cut: false,
             max_record,
             starts: Finder::new(START),
@@ -92,6 +95,12 @@ impl Framer {
     /// Whether a record is being assembled.
     pub(crate) fn has_pending(&self) -> bool {
         self.pending
+    }
+
+    /// The unfinished record's offset and the offset of the line it starts
+    /// in, while there is one.
+    pub(crate) fn pending_start(&self) -> Option<(u64, u64)> {
+        self.pending.then_some((self.start, self.start_line))
     }
 
     /// Frames one physical line starting at file `offset`.
@@ -170,6 +179,7 @@ impl Framer {
                 (None, None) => {
                     self.pending = true;
                     self.start = at.of(s);
+                    self.start_line = offset;
                     self.cut = cut;
                     self.buf.clear();
                     self.buf.push_str(START);

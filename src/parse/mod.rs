@@ -34,6 +34,16 @@ use crate::event::Record;
 use crate::rule::Format;
 use crate::time::TimeZoneSpec;
 
+/// Where a record held by a [`RecordParser`] starts (see
+/// [`RecordParser::pending_start`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PendingStart {
+    /// File offset of the physical line the record starts in.
+    pub line: u64,
+    /// The record's offset (as [`Record::offset`] will report it).
+    pub record: u64,
+}
+
 /// Per-file record parser. Push decoded physical lines in file order; it
 /// calls `sink` with every complete record.
 ///
@@ -106,6 +116,42 @@ impl RecordParser {
     /// [`RecordParser::flush`]).
     pub fn has_pending(&self) -> bool {
         self.framer.has_pending()
+    }
+
+    /// Where the record it holds starts, while it holds one (a CMTrace
+    /// record whose end has not been pushed yet).
+    ///
+    /// A restart that must hand out that record whole resumes at
+    /// [`PendingStart::line`] and drops the records that start before
+    /// [`PendingStart::record`]: they came before the held one on its first
+    /// line and were handed out already. Re-reading from the line start
+    /// gives every record the same offset as the first time, so `event.id`s
+    /// do not change; resuming at the record itself would not (a record's
+    /// offset counts characters, not bytes, within its line).
+    ///
+    /// # Example
+    /// ```
+    /// use logwarden::parse::{PendingStart, RecordParser};
+    /// use logwarden::rule::Format;
+    /// use logwarden::time::TimeZoneSpec;
+    ///
+    /// let mut parser = RecordParser::new(Format::Cmtrace, TimeZoneSpec::Utc);
+    /// let mut offsets = Vec::new();
+    /// parser.push_line("<![LOG[a]LOG]!><type=\"1\"><![LOG[b starts", 100, false, &mut |r| {
+    ///     offsets.push(r.offset)
+    /// });
+    /// assert_eq!(offsets, [100]);
+    /// assert_eq!(parser.pending_start(), Some(PendingStart { line: 100, record: 125 }));
+    /// parser.push_line("b ends]LOG]!><type=\"1\">", 140, false, &mut |r| {
+    ///     offsets.push(r.offset)
+    /// });
+    /// assert_eq!(offsets, [100, 125]);
+    /// assert_eq!(parser.pending_start(), None);
+    /// ```
+    pub fn pending_start(&self) -> Option<PendingStart> {
+        self.framer
+            .pending_start()
+            .map(|(record, line)| PendingStart { line, record })
     }
 
     /// Pushes one physical line (line ending removed) that starts at byte
@@ -286,6 +332,77 @@ mod tests {
             if matches!(parser.format(), Format::Sms | Format::Plain) && format != Format::Auto {
                 proptest::prop_assert_eq!(offsets, line_offsets);
             }
+        }
+    }
+
+    /// Runs `lines` (LF line ends, offsets counted) through a CMTrace parser
+    /// from line `from` on, dropping records that start before `skip`;
+    /// flushes at the end when `flush`. Returns (offset, message, raw) per
+    /// record and the parser.
+    fn frame_from(
+        lines: &[String],
+        from: usize,
+        skip: u64,
+        flush: bool,
+    ) -> (Vec<(u64, String, String)>, RecordParser) {
+        let mut parser = RecordParser::new(Format::Cmtrace, TimeZoneSpec::Utc);
+        let mut got = Vec::new();
+        let mut sink = |r: &Record<'_>| {
+            if r.offset >= skip {
+                got.push((r.offset, r.message.to_owned(), r.raw.to_owned()));
+            }
+        };
+        let mut offset: u64 = lines[..from].iter().map(|l| l.len() as u64 + 1).sum();
+        for line in &lines[from..] {
+            parser.push_line(line, offset, false, &mut sink);
+            offset += line.len() as u64 + 1;
+        }
+        if flush {
+            parser.flush(&mut sink);
+        }
+        (got, parser)
+    }
+
+    proptest::proptest! {
+        /// Stopping after any line and resuming where `pending_start` says
+        /// (its line, dropping records before the held one) gives exactly
+        /// the records of an uninterrupted read, with the same offsets: a
+        /// record held across a restart is neither cut nor handed out twice,
+        /// and the records before it on its line are not repeated.
+        #[test]
+        fn resuming_at_the_pending_start_loses_and_repeats_nothing(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "<![LOG[", "]LOG]!>", "<type=\"2\">", "<>", "msg", "é€", " ", "\n",
+                ]),
+                0..24,
+            ),
+            stop in 0usize..12,
+        ) {
+            let text: String = pieces.concat();
+            let lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+            let stop = stop.min(lines.len());
+            let (all, _) = frame_from(&lines, 0, 0, true);
+            let (mut first, parser) = frame_from(&lines[..stop], 0, 0, false);
+            let (from, skip) = match parser.pending_start() {
+                Some(p) => {
+                    let mut offset = 0;
+                    let index = lines
+                        .iter()
+                        .position(|l| {
+                            let here = offset;
+                            offset += l.len() as u64 + 1;
+                            here == p.line
+                        })
+                        .unwrap_or(lines.len());
+                    (index, p.record)
+                }
+                None => (stop, 0),
+            };
+            proptest::prop_assert!(skip == 0 || first.iter().all(|r| r.0 < skip));
+            let (rest, _) = frame_from(&lines, from, skip, true);
+            first.extend(rest);
+            proptest::prop_assert_eq!(first, all);
         }
     }
 

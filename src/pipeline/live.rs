@@ -119,6 +119,9 @@ pub struct RunReport {
     pub late: u64,
     /// Tailer counters.
     pub tail: TailStats,
+    /// Saves of the state that failed (the agent kept running; a restart
+    /// re-reads what came after the last good save, with the same ids).
+    pub state_save_failures: u64,
 }
 
 /// Runs the agent until `shutdown` is set, then flushes outputs and state.
@@ -158,6 +161,7 @@ pub fn run_with(
         observer,
     } = cfg;
     let matcher = Matcher::new(&rules)?;
+    let (source_count, gauge_count) = (rules.sources.len(), rules.gauges.len());
     let saved = state.load();
     let (tx, rx) = bounded::<Batch>(CHANNEL_DEPTH);
     let (wake_tx, wake_rx) = bounded::<()>(1);
@@ -232,26 +236,17 @@ pub fn run_with(
     let mut positions: Option<Checkpoints> = None;
     let mut consistent = false;
     let mut dirty = false;
-    // The first consistent state is saved at once: a crash in the first
-    // second must not turn the files present at start into "history" again.
-    let mut since_save: Option<Stopwatch> = None;
-    let save = |engine: &Engine, positions: &Checkpoints| {
-        // Documents must be on disk before the positions that produced
-        // them: otherwise a power loss could lose alerts for good.
-        for s in &spools {
-            if let Err(e) = s.sync() {
-                tracing::error!(output = %s.name(), error = %e, "cannot make the spool durable; state not saved (lines may be re-read, same event ids)");
-                return;
-            }
-        }
-        let snapshot = AgentState {
-            checkpoints: positions.clone(),
-            engine: Some(engine.snapshot()),
-            ..AgentState::default()
-        };
-        if let Err(e) = state.save(&snapshot) {
-            tracing::error!(path = %state.file().display(), error = %e, "cannot save state; a restart may re-read lines (same event ids)");
-        }
+    let mut since_save = Stopwatch::start();
+    // The first positions (the first scan's) are saved at once: until they
+    // are, a crash would make the next start a first start again, and
+    // `--read-from end` would skip what was written in between. "Ready"
+    // means they are durable.
+    let mut ready = false;
+    let mut saver = Saver {
+        state: &state,
+        spools: &spools,
+        failing: 0,
+        failures: 0,
     };
     let started = Stopwatch::start();
     let mut since_heartbeat = Stopwatch::start();
@@ -289,20 +284,6 @@ pub fn run_with(
                     dirty |= positions.as_ref() != Some(&p);
                     positions = Some(p);
                 }
-                if let Some(files) = batch.ready {
-                    if let Some(p) = &positions {
-                        save(&engine, p);
-                    }
-                    dirty = false;
-                    since_save = Some(Stopwatch::start());
-                    let rules = engine.correlator().rules();
-                    tracing::info!(
-                        files,
-                        sources = rules.sources.len(),
-                        gauges = rules.gauges.len(),
-                        "agent ready: following files"
-                    );
-                }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -323,18 +304,28 @@ pub fn run_with(
                 }
             }
         }
-        if dirty && consistent && since_save.is_none_or(|s| s.elapsed() >= Duration::from_secs(1)) {
+        if dirty && consistent && (!ready || since_save.elapsed() >= Duration::from_secs(1)) {
             if let Some(p) = &positions {
-                save(&engine, p);
+                // A failed save stays due: retried a second later.
+                dirty = !saver.save(&engine, p);
+                if !ready {
+                    ready = true;
+                    tracing::info!(
+                        files = p.files.len(),
+                        sources = source_count,
+                        gauges = gauge_count,
+                        "agent ready: following files, start positions saved"
+                    );
+                }
             }
-            dirty = false;
-            since_save = Some(Stopwatch::start());
+            since_save = Stopwatch::start();
         }
     }
     let (ingest, tail) = reader.join().map_err(|_| PipelineError::Thread("reader"))?;
     if let Some(p) = &positions {
-        save(&engine, p);
+        saver.save(&engine, p);
     }
+    let state_save_failures = saver.failures;
     drop(watch);
     // Let the delivery threads drain (each for at most its drain_timeout);
     // what is left stays spooled for the next start.
@@ -353,7 +344,65 @@ pub fn run_with(
         sent: engine.stats().sent,
         late: engine.correlator().stats().late,
         tail,
+        state_save_failures,
     })
+}
+
+/// Saves the agent state and reports how that goes. A failed save is
+/// retried at the next one (the agent keeps alerting meanwhile); failures
+/// are reported at the first, then at 2, 4, 8… in a row, and when saving
+/// works again.
+struct Saver<'a> {
+    state: &'a StateDir,
+    /// Made durable before each save: documents must be on disk before the
+    /// positions that produced them, or a power loss could lose alerts.
+    spools: &'a [Arc<Spool>],
+    /// Failures in a row.
+    failing: u64,
+    /// Failures since the start.
+    failures: u64,
+}
+
+impl Saver<'_> {
+    /// Saves `positions` with the engine's state; false when that failed.
+    fn save(&mut self, engine: &Engine, positions: &Checkpoints) -> bool {
+        for s in self.spools {
+            if let Err(e) = s.sync() {
+                self.failures += 1;
+                self.failing += 1;
+                tracing::error!(output = %s.name(), error = %e, "cannot make the spool durable; state not saved (lines may be re-read, same event ids)");
+                return false;
+            }
+        }
+        let snapshot = AgentState {
+            checkpoints: positions.clone(),
+            engine: Some(engine.snapshot()),
+            ..AgentState::default()
+        };
+        let path = self.state.file();
+        match self.state.save(&snapshot) {
+            Ok(()) => {
+                if self.failing > 0 {
+                    tracing::info!(path = %path.display(), failed = self.failing, "state saved again");
+                    self.failing = 0;
+                }
+                true
+            }
+            Err(e) => {
+                self.failures += 1;
+                self.failing += 1;
+                if self.failing.is_power_of_two() {
+                    tracing::error!(
+                        path = %path.display(),
+                        error = %e,
+                        failed = self.failing,
+                        "cannot save state; still running and retrying every second (a restart now would re-read the lines since the last save, with the same event ids)"
+                    );
+                }
+                false
+            }
+        }
+    }
 }
 
 /// Watch the site root when it exists, else its nearest existing ancestor
@@ -420,12 +469,17 @@ impl Reader {
                     // next save re-reads from here instead of treating the
                     // files as history again.
                     let stats = self.tailer.stats();
-                    let batch = Batch {
+                    tracing::info!(
+                        files = stats.files_open + stats.files_parked,
+                        "following files"
+                    );
+                    // Where every file starts, before anything is read: the
+                    // engine saves it at once (see `ready` in `run`).
+                    let start = Batch {
                         positions: Some(self.tailer.checkpoints()),
-                        ready: Some(stats.files_open + stats.files_parked),
                         ..Batch::default()
                     };
-                    if self.tx.send(batch).is_err() {
+                    if self.tx.send(start).is_err() {
                         return (self.ingest.stats().clone(), self.tailer.stats());
                     }
                 }
@@ -459,7 +513,6 @@ impl Reader {
                     inputs,
                     watermark: (i == last && caught_up).then_some(now),
                     positions: if i == last { positions.clone() } else { None },
-                    ready: None,
                     reload: self.pending_reload.take(),
                 };
                 if self.tx.send(batch).is_err() {

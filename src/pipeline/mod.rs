@@ -41,9 +41,6 @@ pub struct Batch {
     pub watermark: Option<Timestamp>,
     /// Tail positions covering every input sent so far (live mode).
     pub positions: Option<Checkpoints>,
-    /// The first batch of a live run, sent after the first scan and before
-    /// anything is read: the number of files followed.
-    pub ready: Option<u64>,
     /// Reloaded rules (live mode): the engine switches to them before this
     /// batch's inputs, which were read under them; every earlier batch was
     /// read under the old rules.

@@ -26,6 +26,13 @@ pub const VERSION: u32 = 1;
 pub struct Checkpoints {
     /// One entry per followed file.
     pub files: Vec<FileCheckpoint>,
+    /// Ids of the sources whose paths have been scanned: files found for
+    /// them from then on, even at a later start, appeared after the first
+    /// start and are read from their beginning (`read_from = end` is for
+    /// the first start only). Without it, an agent stopped before any file
+    /// of a source existed would skip the files created while it was down.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scanned: Vec<String>,
 }
 
 /// One file's position and identity.
@@ -38,8 +45,19 @@ pub struct FileCheckpoint {
     pub path: String,
     /// Identity used for `event.id`; 0 while the file has handed out no record.
     pub key: u64,
-    /// Offset just past the last line taken by the pipeline.
+    /// Where a restart resumes: a line start, just past the last line
+    /// taken by the pipeline (or the start of the line where a record not
+    /// taken yet begins).
     pub offset: u64,
+    /// Records that start before this offset, inside the line at `offset`,
+    /// were taken already and are not handed out again; 0 for none. Set
+    /// when a CMTrace record held across the checkpoint starts mid-line
+    /// after other records, and while the rest of a cut line is skipped.
+    /// (A record's offset is not always a byte offset, so reading cannot
+    /// resume at the record itself; see
+    /// [`crate::parse::RecordParser::pending_start`].)
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skip_before: u64,
     /// The file's handle identity (device/volume and inode/file index).
     #[serde(default)]
     pub id: FileId,
@@ -58,6 +76,10 @@ pub struct FileCheckpoint {
     /// on a reused inode.
     #[serde(default)]
     pub rotated: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why a checkpoint document could not be used.
@@ -100,6 +122,8 @@ pub enum CheckpointError {
 struct Document {
     version: u32,
     files: Vec<FileCheckpoint>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scanned: Vec<String>,
 }
 
 impl Checkpoints {
@@ -169,6 +193,7 @@ impl Checkpoints {
         let doc = Document {
             version: VERSION,
             files: self.files.clone(),
+            scanned: self.scanned.clone(),
         };
         let json = serde_json::to_vec_pretty(&doc)
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
@@ -208,6 +233,7 @@ mod tests {
                 path: "/site/Logs/despool.log".to_owned(),
                 key: 42,
                 offset: 1234,
+                skip_before: 0,
                 id: FileId {
                     device: 1,
                     index: 99,
@@ -217,6 +243,7 @@ mod tests {
                 finished: false,
                 rotated: false,
             }],
+            scanned: vec!["despool".to_owned()],
         }
     }
 

@@ -258,6 +258,25 @@ impl Fingerprint {
     }
 }
 
+/// True when the first `len` bytes of `copy` look like those of
+/// `original`: the first [`HEAD_BYTES`] and the [`TAIL_BYTES`] before `len`
+/// are the same bytes (a copy still being written, compared with the file
+/// it is copied from). False on any read error or short read.
+pub fn same_start(original: &File, copy: &File, len: u64) -> bool {
+    let mut a = [0u8; HEAD_BYTES];
+    let mut b = [0u8; HEAD_BYTES];
+    let head = len.min(HEAD_BYTES as u64) as usize;
+    let tail = len.min(TAIL_BYTES as u64) as usize;
+    let from = len - tail as u64;
+    let same = |a: &mut [u8], b: &mut [u8], at: u64| {
+        matches!(
+            (read_at(original, a, at), read_at(copy, b, at)),
+            (Ok(x), Ok(y)) if x == a.len() && y == b.len() && a == b
+        )
+    };
+    same(&mut a[..head], &mut b[..head], 0) && same(&mut a[..tail], &mut b[..tail], from)
+}
+
 /// Derives the [`FileKey`] of a file incarnation from its handle identity and
 /// the start of its content: `first` is the file's first line including its
 /// newline, capped (see [`key_prefix_len`]).

@@ -19,22 +19,35 @@
 //! Decisions where the contract is silent:
 //! - `read_from = end` starts at the beginning of the last line (a partial
 //!   last line is delivered whole once its newline arrives).
-//! - `read_from = end` applies at the first scan to files of sources that have
-//!   no checkpoint at all (a first start, or a source new to the rules); a
-//!   file without a checkpoint whose source has some (created or rotated in
-//!   while the agent was stopped) is read from its beginning.
+//! - `read_from = end` applies at the first scan to files of sources that
+//!   were never scanned (a first start, or a source new to the rules): the
+//!   checkpoints record the sources scanned ([`Checkpoints::scanned`]), so
+//!   a file without a checkpoint whose source was scanned before (created or
+//!   rotated in while the agent was stopped, even as the source's first
+//!   file) is read from its beginning.
 //! - Several sources matching one file follow it independently.
 //! - A checkpointed file that cannot be found at start is reported as a
 //!   possible gap (warning) unless its folder is missing, in which case the
 //!   checkpoint is kept until the folder comes back.
 //! - A rotated file is drained before its successor at the same path is read
-//!   ([`Tailer::read`] reads the older incarnation first); late writes that
-//!   arrive during the grace period come after the successor's lines.
+//!   ([`Tailer::read`] reads the older incarnation first, and its size is
+//!   looked at again when the successor is found, since a `stat` earlier in
+//!   the same scan may predate the writes before the rename); late writes
+//!   that arrive during the grace period come after the successor's lines.
 //! - A partial last line of a rotated or deleted file is handed out when the
 //!   file is closed (after the grace period); of a live file, never.
 //! - A copy (`X.lo_`) is recognised by name (the rotated name of a followed
 //!   file), head fingerprint and the bytes before the original's checkpoint;
-//!   a file that merely shares a header line with another is a new file.
+//!   a file that merely shares a header line with another is a new file. A
+//!   file at that name shorter than the checkpoint whose bytes so far are
+//!   the followed file's (a copy still being written) is left alone until
+//!   a later scan finds it complete.
+//! - A checkpoint is always at a line start. When a CMTrace record not
+//!   handed out yet starts mid-line after other records, the checkpoint is
+//!   that line's start, and [`FileCheckpoint::skip_before`] says which of
+//!   its records were handed out (likewise while the rest of a cut line is
+//!   skipped): a restart reads the line again and hands out only the rest,
+//!   with the offsets (hence ids) it would have had.
 //! - A file found on the handle identity of a file that had left its path
 //!   (rotated, deleted) is a new file on a reused inode; its key is chained
 //!   from the old one so `event.id`s never repeat across incarnations.
@@ -219,8 +232,8 @@ pub struct Tailer {
     retired: HashMap<(u64, FileId), FileCheckpoint>,
     /// Checkpoints not matched to a file yet.
     pending: Vec<FileCheckpoint>,
-    /// Sources that had checkpoints at start: their new files are read from
-    /// the beginning even at the first scan.
+    /// Sources that had checkpoints at start, or had been scanned before:
+    /// their new files are read from the beginning even at the first scan.
     checkpointed: HashSet<String>,
     scanned: bool,
     next_order: u64,
@@ -243,7 +256,12 @@ impl Tailer {
                 }
             })
             .collect();
-        let checkpointed = checkpoints.files.iter().map(|c| c.source.clone()).collect();
+        let checkpointed = checkpoints
+            .files
+            .iter()
+            .map(|c| c.source.clone())
+            .chain(checkpoints.scanned)
+            .collect();
         Tailer {
             sources,
             patterns,
@@ -571,6 +589,7 @@ impl Tailer {
             handle,
             stat,
             start: Start::At(cp.offset),
+            skip_before: cp.skip_before,
             key,
             previous_key: None,
             state,
@@ -593,12 +612,16 @@ impl Tailer {
             Ok(st) if st.id == c.stat.id => st,
             _ => return,
         };
-        if let Some(copied) = self.copy_of_open(c.source, &c.path, &handle, &stat) {
+        match self.copy_of_open(c.source, &c.path, &handle, &stat) {
             // A rotated copy (`X.lo_`) of a file being followed: its content
             // is read through the original (or, after the original is
             // truncated, from this copy at the original's checkpoint).
-            self.remember_done(c.source, &copied, &stat);
-            return;
+            Copy::Of(copied) => {
+                self.remember_done(c.source, &copied, &stat);
+                return;
+            }
+            Copy::InProgress => return,
+            Copy::No => {}
         }
         let Some(def) = self.sources.get(c.source.index()) else {
             return;
@@ -617,6 +640,7 @@ impl Tailer {
             None if first_start => (Start::End, None),
             None => (Start::Beginning, None),
         };
+        let skip_before = c.resume.as_ref().map_or(0, |cp| cp.skip_before);
         let origin = match &c.resume {
             Some(cp) => PathBuf::from(&cp.path),
             None => c.path.clone(),
@@ -630,6 +654,7 @@ impl Tailer {
             handle,
             stat,
             start,
+            skip_before,
             key,
             previous_key: previous,
             state: State::Live,
@@ -644,10 +669,18 @@ impl Tailer {
             return;
         };
         let path = o.path.clone();
+        let now = o.now;
         match TailedFile::open(o, def.format, def.timezone.clone()) {
             Ok(f) => {
                 self.stats.files_opened += 1;
                 tracing::debug!(path = %f.path, "following file");
+                // Older incarnations at this path: bytes written to them
+                // before they were rotated come first, so look again now.
+                for g in &mut self.files {
+                    if g.lineage == f.lineage && g.order < f.order {
+                        g.refresh(now);
+                    }
+                }
                 self.files.push(f);
             }
             Err(e) => {
@@ -695,38 +728,54 @@ impl Tailer {
         self.next_order
     }
 
-    /// When `path` is the rotated name of a file this source follows and its
-    /// content is that file's content up to the file's checkpoint, the
-    /// checkpoint the copy stands at (its whole length is accounted for).
-    fn copy_of_open(
-        &self,
-        source: SourceId,
-        path: &Path,
-        handle: &File,
-        stat: &Stat,
-    ) -> Option<FileCheckpoint> {
-        let name = path.file_name()?.to_string_lossy().to_lowercase();
-        let def = self.sources.get(source.index())?;
-        self.files.iter().find_map(|f| {
+    /// Compares a file at `path` with the files this source follows: is
+    /// it a copy (`X.lo_`, copy-then-truncate rotation) of one of them?
+    ///
+    /// A copy holds the followed file's content up to the file's checkpoint
+    /// (then its whole length is accounted for: the checkpoint it stands at
+    /// is returned), or is still being written: shorter than that, but
+    /// byte for byte the followed file's start so far. A copy in progress
+    /// is neither read nor remembered; the next scan looks at it again.
+    fn copy_of_open(&self, source: SourceId, path: &Path, handle: &File, stat: &Stat) -> Copy {
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().to_lowercase()) else {
+            return Copy::No;
+        };
+        let Some(def) = self.sources.get(source.index()) else {
+            return Copy::No;
+        };
+        for f in &self.files {
             if f.source != source || f.path_buf.parent() != path.parent() {
-                return None;
+                continue;
             }
-            let rotated = path::rotated_name(&f.path_buf.file_name()?.to_string_lossy())?;
+            let Some(rotated) = f
+                .path_buf
+                .file_name()
+                .and_then(|n| path::rotated_name(&n.to_string_lossy()))
+            else {
+                continue;
+            };
             if rotated.to_lowercase() != name {
-                return None;
+                continue;
             }
             let cp = f.checkpoint(&def.id);
-            if stat.len < cp.offset
-                || !cp.head.matches_head(handle).ok()?
-                || !cp.tail.matches_before(handle, cp.offset).ok()?
-            {
-                return None;
+            let whole = stat.len >= cp.offset
+                && cp.head.matches_head(handle).unwrap_or(false)
+                && cp.tail.matches_before(handle, cp.offset).unwrap_or(false);
+            if whole {
+                return Copy::Of(FileCheckpoint {
+                    offset: stat.len,
+                    skip_before: 0,
+                    ..cp
+                });
             }
-            Some(FileCheckpoint {
-                offset: stat.len,
-                ..cp
-            })
-        })
+            if stat.len < cp.offset
+                && f.handle()
+                    .is_some_and(|original| identity::same_start(original, handle, stat.len))
+            {
+                return Copy::InProgress;
+            }
+        }
+        Copy::No
     }
 
     /// Indices of followed files that may have unread bytes, oldest
@@ -829,12 +878,17 @@ impl Tailer {
             let Ok(st) = identity::stat_handle(&h) else {
                 continue;
             };
+            // A copy holding no more than what was handed out is still
+            // recognised: it must not be read later as a new file.
+            // (A file of this source that is closed, or closing, no longer
+            // holds its identity: a deleted one's inode may be the copy's.)
             let is_copy = st.id != retired.id
-                && st.len > retired.safe
-                && !self
-                    .files
-                    .iter()
-                    .any(|g| g.source == source && g.id == st.id)
+                && st.len >= retired.safe
+                && !self.files.iter().any(|g| {
+                    g.source == source
+                        && g.id == st.id
+                        && !matches!(g.state, State::Closed | State::Finishing)
+                })
                 && retired.head.matches_head(&h).unwrap_or(false)
                 && retired
                     .safe_tail
@@ -846,7 +900,12 @@ impl Tailer {
             }
         }
         let order = self.order();
-        let has_copy = copy.is_some();
+        // Whether the copy holds more than was handed out: then the rest is
+        // read from it (and the truncated incarnation's buffered partial
+        // line with it).
+        let has_copy = copy
+            .as_ref()
+            .is_some_and(|(_, _, st): &(PathBuf, File, Stat)| st.len > retired.safe);
         if !has_copy && retired.unread > 0 {
             self.stats.gaps += 1;
             self.stats.gap_bytes += retired.unread;
@@ -858,6 +917,26 @@ impl Tailer {
         }
         tracing::debug!(path = %self.files[index].path, "followed file truncated; reading it from the start");
         self.files[index].restart(order, !has_copy, &mut self.stats, sink)?;
+        if let Some((path, _, stat)) = copy.as_ref().filter(|_| !has_copy) {
+            let Some(def) = self.sources.get(source.index()) else {
+                return Ok(());
+            };
+            let cp = FileCheckpoint {
+                source: def.id.clone(),
+                path: origin.display().to_string(),
+                key: retired.key.map_or(0, |k| k.0),
+                offset: stat.len,
+                skip_before: 0,
+                id: stat.id,
+                head: retired.head,
+                tail: retired.safe_tail,
+                finished: true,
+                rotated: true,
+            };
+            tracing::debug!(path = %path.display(), "copy of a truncated file found, already read");
+            self.remember_done(source, &cp, stat);
+            return Ok(());
+        }
         if let Some((path, handle, stat)) = copy {
             self.done.remove(&(source, stat.id));
             self.open(Opening {
@@ -869,6 +948,7 @@ impl Tailer {
                 handle,
                 stat,
                 start: Start::At(retired.safe),
+                skip_before: retired.safe_skip,
                 key: retired.key,
                 previous_key: None,
                 state: State::Rotated,
@@ -898,12 +978,32 @@ impl Tailer {
                 files.push(cp.clone());
             }
         }
-        Checkpoints { files }
+        // After the first scan every source has been scanned; before it,
+        // what the checkpoints loaded said.
+        let scanned = self
+            .sources
+            .iter()
+            .filter(|s| self.scanned || self.checkpointed.contains(&s.id))
+            .map(|s| s.id.clone())
+            .collect();
+        Checkpoints { files, scanned }
     }
 }
 
 /// How many finished lineages are remembered for key chaining.
 const MAX_RETIRED: usize = 4096;
+
+/// What [`Tailer::copy_of_open`] makes of a file at a rotated name.
+#[derive(Debug)]
+enum Copy {
+    /// A whole copy of a followed file's content up to its checkpoint:
+    /// the checkpoint it stands at (its whole length).
+    Of(FileCheckpoint),
+    /// The start of a followed file's content, still being copied.
+    InProgress,
+    /// Not a copy of a followed file.
+    No,
+}
 
 /// A file found by a scan that no one follows yet.
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! Model-based test of the tailer: random sequences of writes, partial
 //! writes, rename rotations, copy-then-truncate rotations, truncations,
-//! deletions, polls, clock ticks and restarts are applied to a real file
+//! deletions, polls (folder scans), checks of the followed files alone (as
+//! the live agent does between scans), clock ticks and restarts are applied to a real file
 //! (`Logs/x.log`) and to an in-memory model of the lines that must come out.
 //! Every line must be handed out exactly once, in the order written, and no
 //! two records may share a `(key, offset)` (the input of `event.id`).
@@ -23,7 +24,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
-use super::tests::{Got, Harness, append};
+use super::tests::{Got, Harness, append, drain};
 use super::*;
 
 const LOG: &str = "Logs/x.log";
@@ -47,6 +48,9 @@ enum Op {
     Delete,
     /// Rescan and read everything, this many bytes per read.
     Poll(usize),
+    /// The live agent's check between rescans: the followed files only
+    /// (no folder listing, so no new file is found), then read them.
+    Check(usize),
     /// The clock moves on.
     Tick(u8),
     /// Graceful stop (checkpoints saved), optionally after a last poll.
@@ -64,6 +68,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Truncate),
         1 => Just(Op::Delete),
         5 => prop::sample::select(vec![1usize, 3, 16, 4096]).prop_map(Op::Poll),
+        3 => prop::sample::select(vec![3usize, 4096]).prop_map(Op::Check),
         2 => (1u8..8).prop_map(Op::Tick),
         1 => any::<bool>().prop_map(Op::Stop),
         2 => Just(Op::Start),
@@ -173,6 +178,23 @@ impl Run {
         self.m.rotated_unread = false;
     }
 
+    /// [`Tailer::poll`] and reads: what the tailer follows is read (a
+    /// rotated or deleted file included), a file it has not found is not.
+    fn check_followed(&mut self, chunk: usize) {
+        if self.m.stopped {
+            return;
+        }
+        self.h.tailer.poll(self.h.now);
+        let got = drain(&mut self.h.tailer, chunk);
+        self.got.extend(got);
+        if self.m.known {
+            self.m.seen_lines = self.m.has_lines;
+            self.m.log_unread = false;
+        }
+        self.m.deleted_unread = false;
+        self.m.rotated_unread = false;
+    }
+
     /// Whether a rotation now could legitimately lose lines (then the
     /// scenario skips it).
     fn may_rotate(&self) -> bool {
@@ -268,6 +290,7 @@ impl Run {
                 }
             }
             Op::Poll(chunk) => self.poll(chunk),
+            Op::Check(chunk) => self.check_followed(chunk),
             Op::Tick(s) => self.h.advance(u64::from(s)),
             Op::Stop(drain_first) => {
                 if !self.m.stopped {
@@ -566,6 +589,18 @@ fn model_regressions() {
             Poll(1),
             Rename,
             Write(1),
+        ],
+        // Found with checks of followed files between scans.
+        &[
+            Partial(1),
+            Poll(1),
+            Delete,
+            Poll(1),
+            Write(1),
+            Partial(1),
+            Poll(1),
+            CopyTruncate,
+            Check(3),
         ],
     ];
     for ops in cases {

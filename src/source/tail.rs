@@ -90,6 +90,9 @@ pub struct Retired {
     pub head: Fingerprint,
     /// Position just past its last record handed out.
     pub safe: u64,
+    /// Records before this offset in the line at `safe` were handed out
+    /// (see [`FileCheckpoint::skip_before`]).
+    pub safe_skip: u64,
     /// Fingerprint before `safe`.
     pub safe_tail: Fingerprint,
     /// Bytes known to exist but never read (lost unless a copy has them).
@@ -118,6 +121,10 @@ pub struct Opening {
     pub stat: Stat,
     /// Where to start.
     pub start: Start,
+    /// With [`Start::At`]: records that start before this offset were
+    /// handed out before the checkpoint (see
+    /// [`FileCheckpoint::skip_before`]); 0 for none.
+    pub skip_before: u64,
     /// The key, when already known (checkpoint, copy of an incarnation).
     pub key: Option<FileKey>,
     /// The key of an earlier incarnation on the same handle (a file found
@@ -160,9 +167,18 @@ pub struct TailedFile {
     head: Fingerprint,
     /// Next byte to read.
     read_pos: u64,
-    /// Just past the last record handed out: the checkpoint offset.
+    /// Where a restart resumes (the checkpoint offset): a line start, just
+    /// past the last record handed out, or the start of the line holding
+    /// the start of a record not handed out yet.
     safe: u64,
+    /// Records before this offset in the line at `safe` were handed out.
+    safe_skip: u64,
     safe_tail: Fingerprint,
+    /// Records that start before this offset are not handed out: they were
+    /// handed out before the checkpoint this incarnation resumed from.
+    skip_before: u64,
+    /// The offset of the last record handed out.
+    last_record: Option<u64>,
     /// The (up to `TAIL_BYTES`) bytes just before `read_pos`, re-checked at
     /// every read: when they changed, the file was truncated.
     window: Vec<u8>,
@@ -204,6 +220,10 @@ impl TailedFile {
             Start::At(off) => off.max(bom as u64),
             Start::End => line_start_before(&o.handle, enc, bom as u64, o.stat.len)?,
         };
+        let skip_before = match o.start {
+            Start::At(_) => o.skip_before,
+            Start::Beginning | Start::End => 0,
+        };
         let mut file = TailedFile {
             source: o.source,
             path: Arc::from(o.path.display().to_string()),
@@ -219,7 +239,10 @@ impl TailedFile {
             head: Fingerprint::of(head),
             read_pos: start,
             safe: start,
+            safe_skip: skip_before,
             safe_tail: Fingerprint::default(),
+            skip_before,
+            last_record: None,
             window: Vec::new(),
             encoding: encoding.map(|(e, _)| e),
             lines: LineBuffer::new(enc, start, o.max_line),
@@ -270,6 +293,7 @@ impl TailedFile {
             path: self.origin.display().to_string(),
             key: self.key.map_or(0, |k| k.0),
             offset: self.safe,
+            skip_before: self.safe_skip,
             id: self.id,
             head: self.head,
             tail: self.safe_tail,
@@ -316,12 +340,7 @@ impl TailedFile {
                 return false;
             }
         };
-        if st.len != self.known_len || st.modified != self.modified {
-            self.known_len = st.len;
-            self.modified = st.modified;
-            self.dirty = true;
-            self.last_change = now;
-        }
+        self.saw(&st, now);
         let mut moved = false;
         if self.state == State::Live {
             // (gone from the path, deleted)
@@ -364,6 +383,34 @@ impl TailedFile {
             self.close(stats);
         }
         moved
+    }
+
+    /// Notes the size and modification time of a fresh `stat`.
+    fn saw(&mut self, st: &Stat, now: Timestamp) {
+        if st.len != self.known_len || st.modified != self.modified {
+            self.known_len = st.len;
+            self.modified = st.modified;
+            self.dirty = true;
+            self.last_change = now;
+        }
+    }
+
+    /// Re-reads the size of an open file, without any other check. Called
+    /// for a rotated file when its successor is found: the successor was
+    /// created after the rename, so this `stat` sees every byte written to
+    /// the old file before it, which is then read first (an earlier `stat`
+    /// of the same scan may predate those writes).
+    pub fn refresh(&mut self, now: Timestamp) {
+        if !matches!(self.state, State::Live | State::Rotated | State::Deleted) {
+            return;
+        }
+        if let Some(st) = self
+            .handle
+            .as_ref()
+            .and_then(|h| identity::stat_handle(h).ok())
+        {
+            self.saw(&st, now);
+        }
     }
 
     /// True for a live file with nothing left to read: its handle may be
@@ -574,42 +621,54 @@ impl TailedFile {
     }
 
     /// Hands out the complete lines in the line buffer as records and moves
-    /// the checkpoint past the last line that produced a record.
+    /// the checkpoint (see [`TailedFile::resume_point`]).
     fn drain<F: FnMut(FileView<'_>, &Record<'_>)>(&mut self, stats: &mut TailStats, sink: &mut F) {
         let view = FileView {
             source: self.source,
             key: self.key(),
             path: &self.path,
         };
-        // With one record per line every line is settled once pushed. For
-        // formats whose records may span lines (CMTrace), a line is settled
-        // only when pushing it completed a record.
-        let one_per_line = matches!(self.parser.format(), Format::Sms | Format::Plain);
-        let mut settled = false;
-        let mut safe = self.safe;
+        let skip = self.skip_before;
+        let mut last = self.last_record;
         let decoder = &mut self.decoder;
         let parser = &mut self.parser;
         self.lines.drain_lines(|raw| {
-            if settled {
-                safe = raw.offset;
-            }
             stats.lines_read += 1;
             if raw.cut {
                 stats.lines_cut += 1;
             }
             let text = decoder.decode(raw.bytes);
-            let mut emitted = false;
             parser.push_line(text, raw.offset, raw.cut, &mut |rec: &Record<'_>| {
-                emitted = true;
+                // Handed out before the checkpoint this file resumed from.
+                if rec.offset < skip {
+                    return;
+                }
+                last = Some(rec.offset);
                 sink(view, rec);
             });
-            settled = emitted || one_per_line;
         });
-        if settled {
-            safe = self.lines.consumed_offset();
+        self.last_record = last;
+        (self.safe, self.safe_skip) = self.resume_point();
+    }
+
+    /// Where a restart must resume so that it hands out every record not
+    /// handed out yet exactly once, with the offsets it would have had:
+    /// `(line offset, skip records before this offset)`.
+    ///
+    /// Normally just past the last complete line. A record the parser holds
+    /// (a CMTrace record whose end has not been read) resumes at the line it
+    /// starts in, past the records before it on that line. A cut line whose
+    /// rest is still being skipped resumes at the cut line, past its
+    /// records, so that its tail is not taken for a line of its own.
+    fn resume_point(&self) -> (u64, u64) {
+        if let Some(held) = self.parser.pending_start() {
+            return (held.line, held.record);
         }
-        // A cut line still being skipped is settled only at its newline.
-        self.safe = safe.min(self.lines.consumed_offset());
+        let consumed = self.lines.consumed_offset();
+        match self.last_record {
+            Some(r) if r >= consumed => (consumed, r + 1),
+            _ => (consumed, 0),
+        }
     }
 
     /// Hands out what is buffered (a partial last line, a pending record)
@@ -620,20 +679,25 @@ impl TailedFile {
             key: self.key(),
             path: &self.path,
         };
+        let skip = self.skip_before;
+        let mut handed = |rec: &Record<'_>| {
+            if rec.offset >= skip {
+                sink(view, rec);
+            }
+        };
         let decoder = &mut self.decoder;
         let parser = &mut self.parser;
-        let mut push = |bytes: &[u8], offset: u64, cut: bool, stats: &mut TailStats| {
+        self.lines.flush_partial(|raw| {
             stats.lines_read += 1;
-            if cut {
+            if raw.cut {
                 stats.lines_cut += 1;
             }
-            let text = decoder.decode(bytes);
-            parser.push_line(text, offset, cut, &mut |rec: &Record<'_>| sink(view, rec));
-        };
-        self.lines
-            .flush_partial(|raw| push(raw.bytes, raw.offset, raw.cut, stats));
-        self.parser.flush(&mut |rec: &Record<'_>| sink(view, rec));
+            let text = decoder.decode(raw.bytes);
+            parser.push_line(text, raw.offset, raw.cut, &mut handed);
+        });
+        self.parser.flush(&mut handed);
         self.safe = self.lines.consumed_offset().max(self.safe);
+        self.safe_skip = 0;
         self.state = State::Closed;
     }
 
@@ -658,6 +722,9 @@ impl TailedFile {
         self.order = order;
         self.read_pos = 0;
         self.safe = 0;
+        self.safe_skip = 0;
+        self.skip_before = 0;
+        self.last_record = None;
         self.safe_tail = Fingerprint::of(&[]);
         self.window.clear();
         self.encoding = None;
@@ -681,6 +748,7 @@ impl TailedFile {
             key: self.key,
             head: self.head,
             safe: self.safe,
+            safe_skip: self.safe_skip,
             safe_tail: self.safe_tail,
             unread: self.known_len.saturating_sub(self.read_pos) + self.lines.pending() as u64,
             order: self.order,

@@ -240,6 +240,21 @@ fn read_from_end_does_not_apply_to_a_source_with_checkpoints() {
 }
 
 #[test]
+fn read_from_end_does_not_apply_to_a_source_scanned_before_without_files() {
+    let mut h = Harness::new(&[("s", "Logs/*.log")], ReadFrom::End);
+    assert_eq!(h.poll(), Vec::<String>::new());
+    let cp = h.tailer.checkpoints();
+    assert_eq!((cp.files.len(), cp.scanned.clone()), (0, strs(&["s"])));
+    // The first log of the source appears while the agent is stopped.
+    h.write("Logs/a.log", "a1\n");
+    h.start_from(cp);
+    assert_eq!(h.poll(), strs(&["a1"]));
+    // A real first start still skips history.
+    h.start_from(Checkpoints::default());
+    assert_eq!(h.poll(), Vec::<String>::new());
+}
+
+#[test]
 fn rename_rotation_with_and_without_unread_data() {
     for unread in [false, true] {
         let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);
@@ -375,6 +390,61 @@ fn copytruncate_seen_between_the_copy_and_the_truncation() {
     h.truncate("Logs/x.log");
     h.write("Logs/x.log", "b1\n");
     assert_eq!(h.poll(), strs(&["b1"]));
+}
+
+/// ConfigMgr copies a big log before truncating it: a scan may find the
+/// copy half written. It is neither read as a new file nor resumed as a
+/// file "written to again" while it grows.
+#[test]
+fn a_copy_seen_while_it_is_being_written_is_not_read_again() {
+    let mut h = Harness::new(&[("s", "Logs/x.*")], ReadFrom::Beginning);
+    h.write("Logs/x.log", "a1\na2\n");
+    assert_eq!(h.poll(), strs(&["a1", "a2"]));
+    // Empty, then shorter than what was read: in progress.
+    h.write("Logs/x.lo_", "");
+    assert_eq!(h.poll(), Vec::<String>::new());
+    h.write("Logs/x.lo_", "a1\na");
+    assert_eq!(h.poll(), Vec::<String>::new());
+    // Past what was read, mid-line: a copy, still growing.
+    h.write("Logs/x.log", "a3\n");
+    h.write("Logs/x.lo_", "2\na");
+    assert_eq!(h.poll(), strs(&["a3"]));
+    h.write("Logs/x.lo_", "3\n");
+    assert_eq!(h.poll(), Vec::<String>::new());
+    h.truncate("Logs/x.log");
+    h.write("Logs/x.log", "b1\n");
+    assert_eq!(h.poll(), strs(&["b1"]));
+    h.restart();
+    assert_eq!(h.poll(), Vec::<String>::new());
+    // Another file at the rotated name is a new file.
+    std::fs::remove_file(h.path("Logs/x.lo_")).unwrap();
+    h.write("Logs/x.lo_", "other\n");
+    assert_eq!(h.poll(), strs(&["other"]));
+    assert_eq!(h.tailer.stats().gaps, 0);
+}
+
+/// The live agent checks followed files more often than it lists folders:
+/// a truncation can be handled before any scan has seen the copy. A copy
+/// holding only what was read is then known as read all the same.
+#[test]
+fn a_copy_first_seen_when_the_truncation_is_handled_is_not_read_again() {
+    let mut h = Harness::new(&[("s", "Logs/x.*")], ReadFrom::Beginning);
+    h.write("Logs/x.log", "a1\na2\n");
+    assert_eq!(h.poll(), strs(&["a1", "a2"]));
+    h.write("Logs/x.log", "a3\n");
+    assert_eq!(h.poll(), strs(&["a3"]));
+    h.copytruncate("Logs/x.log", "Logs/x.lo_");
+    h.write("Logs/x.log", "b1\n");
+    h.tailer.poll(h.now);
+    let got: Vec<String> = drain(&mut h.tailer, 4096)
+        .into_iter()
+        .map(|g| g.message)
+        .collect();
+    assert_eq!(got, strs(&["b1"]));
+    assert_eq!(h.poll(), Vec::<String>::new());
+    h.restart();
+    assert_eq!(h.poll(), Vec::<String>::new());
+    assert_eq!(h.tailer.stats().gaps, 0);
 }
 
 #[test]
@@ -568,6 +638,68 @@ fn long_lines_are_cut_flagged_and_counted() {
     assert_eq!(h.tailer.stats().lines_cut, cut);
     h.restart();
     assert_eq!(h.poll(), Vec::<String>::new());
+}
+
+#[test]
+fn a_restart_while_a_cut_line_is_skipped_does_not_repeat_it() {
+    let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);
+    h.options.max_line_bytes = 16;
+    h.tailer = Tailer::new(h.sources.clone(), h.options.clone(), Checkpoints::default());
+    h.write("Logs/x.log", &format!("a\n{}", "x".repeat(100)));
+    let got = h.poll_full();
+    assert_eq!(got.len(), 2);
+    assert!(got[1].cut);
+    // Stopped while the rest of the long line is still being skipped: the
+    // checkpoint stays on the cut line (so its tail is not taken for a line
+    // of its own) and says that its record was handed out.
+    let cp = h.tailer.checkpoints();
+    assert_eq!((cp.files[0].offset, cp.files[0].skip_before), (2, 3));
+    h.restart();
+    h.write("Logs/x.log", &format!("{}\nafter\n", "y".repeat(50)));
+    assert_eq!(h.poll(), strs(&["after"]));
+}
+
+/// A CMTrace record (`format = "cmtrace"`) with the KB-style attributes.
+fn cmtrace(message: &str) -> String {
+    format!(
+        "<![LOG[{message}]LOG]!><time=\"10:35:27.046+300\" date=\"01-15-2009\" component=\"SMS_DESPOOLER\" context=\"\" type=\"1\" thread=\"4844\" file=\"despool.cpp:1\">"
+    )
+}
+
+#[test]
+fn a_cmtrace_record_held_across_a_restart_is_neither_cut_nor_repeated() {
+    let mut h = Harness::new(&[("s", "Logs/x.log")], ReadFrom::Beginning);
+    h.sources[0].format = Format::Cmtrace;
+    h.tailer = Tailer::new(h.sources.clone(), h.options.clone(), Checkpoints::default());
+    // Two records and the start of a third on one line.
+    h.write(
+        "Logs/x.log",
+        &format!("{}{}<![LOG[c starts\n", cmtrace("a"), cmtrace("b")),
+    );
+    assert_eq!(h.poll(), strs(&["a", "b"]));
+    let before_crash = h.tailer.checkpoints();
+    assert_eq!(before_crash.files[0].offset, 0);
+    h.write("Logs/x.log", "c goes on\n");
+    assert_eq!(h.poll(), Vec::<String>::new());
+    // A graceful restart while `c` is held: nothing is handed out again.
+    h.restart();
+    assert_eq!(h.poll(), Vec::<String>::new());
+    let end = cmtrace("c ends");
+    let end = &end["<![LOG[".len()..];
+    h.write("Logs/x.log", &format!("{end}{}\n", cmtrace("d")));
+    let resumed = h.poll_full();
+    // Exactly what one uninterrupted read of the file gives, same offsets
+    // and key (so the same `event.id`s).
+    let mut fresh = Tailer::new(h.sources.clone(), h.options.clone(), Checkpoints::default());
+    fresh.rescan(h.now);
+    let whole = drain(&mut fresh, 4096);
+    let msgs: Vec<_> = whole.iter().map(|g| g.message.clone()).collect();
+    assert_eq!(msgs, strs(&["a", "b", "c starts\nc goes on\nc ends", "d"]));
+    assert_eq!(resumed, whole[2..]);
+    // After a crash, from the checkpoint taken while `c` had just started:
+    // `c` and `d` again, identical; `a` and `b` not.
+    h.start_from(before_crash);
+    assert_eq!(h.poll_full(), whole[2..]);
 }
 
 #[test]

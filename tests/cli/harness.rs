@@ -171,11 +171,6 @@ impl Agent {
             .is_none_or(std::thread::JoinHandle::is_finished)
     }
 
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
     /// Sends a signal by name (`HUP`, `KILL`, …).
     pub fn signal(&self, name: &str) {
         let ok = Command::new("kill")
@@ -185,18 +180,6 @@ impl Agent {
             .unwrap()
             .success();
         assert!(ok, "kill -{name} failed");
-    }
-
-    /// Kills the agent with SIGKILL (no chance to flush) and waits for it.
-    pub fn kill(mut self) -> String {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if let Some(r) = self.reader.take() {
-            r.join().unwrap();
-        }
-        self.stderr()
     }
 
     /// Follows a started agent (collects its stderr; stops it on drop).
@@ -221,6 +204,31 @@ impl Agent {
     /// What the agent wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The agent's standard output (piped; whoever takes it must read it,
+    /// or an `--output -` blocks once the pipe is full).
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
+    /// Kills the agent (SIGKILL: no shutdown, no final save) and waits for it.
+    pub fn kill(mut self) -> Stopped {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        Stopped {
+            status,
+            stderr: self.stderr(),
+        }
     }
 
     /// Stops the agent gracefully (SIGTERM) and waits for it.

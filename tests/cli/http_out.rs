@@ -203,7 +203,7 @@ backoff_max = "300ms"
     append_errors(&site, 0, 8);
     site.wait_docs(8, Duration::from_secs(20));
     wait_checkpoint(&site, "site/Logs/app.log");
-    let stderr = agent.kill();
+    let stderr = agent.kill().stderr;
     assert!(!stderr.contains("output delivering again"), "{stderr}");
     // More alerts while the agent is down: read after the restart.
     append_errors(&site, 8, 12);

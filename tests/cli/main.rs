@@ -16,13 +16,19 @@ mod harness;
 
 mod agent;
 mod check;
+// Linux: `/proc` for memory, handles and threads; `unshare` for a
+// read-only mount.
+#[cfg(target_os = "linux")]
+mod crash;
 mod formats;
 mod golden;
-mod pack;
 mod http_out;
 mod httpd;
+mod pack;
 mod replay;
 mod restart;
 mod ruletest;
 mod syslog_out;
+#[cfg(target_os = "linux")]
+mod tail;
 mod upkeep;
