@@ -99,6 +99,122 @@ pub struct Record<'a> {
     pub cut: bool,
 }
 
+/// Records copied into one buffer so that they can cross a thread
+/// boundary: the parse stage fills a batch, the match stage reads it back as
+/// borrowed [`Record`]s. One allocation per batch (reused when the batch is
+/// sent back), none per record.
+///
+/// # Example
+/// ```
+/// use logwarden::event::{Record, RecordBatch};
+///
+/// let line = "Sleep 30 seconds...  $$<SMS_DESPOOLER><11-28-2026 14:53:02.123+300><thread=7 (0x7)>";
+/// let mut batch = RecordBatch::default();
+/// batch.push(&Record {
+///     raw: line,
+///     message: &line[..19],
+///     component: Some("SMS_DESPOOLER"),
+///     thread: Some(7),
+///     severity: None,
+///     time: None,
+///     offset: 0,
+///     cut: false,
+/// });
+/// let back: Vec<Record<'_>> = batch.iter().collect();
+/// assert_eq!(back[0].message, "Sleep 30 seconds...");
+/// assert_eq!(back[0].component, Some("SMS_DESPOOLER"));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct RecordBatch {
+    text: String,
+    slots: Vec<Slot>,
+}
+
+/// Where one record's texts are in a [`RecordBatch`]'s buffer.
+#[derive(Clone, Debug)]
+struct Slot {
+    raw: (usize, usize),
+    message: (usize, usize),
+    component: Option<(usize, usize)>,
+    thread: Option<u32>,
+    severity: Option<Severity>,
+    time: Option<Timestamp>,
+    offset: u64,
+    cut: bool,
+}
+
+impl RecordBatch {
+    /// Copies `record` in. A message or component that lies within the raw
+    /// text (every single-line record) costs no extra copy.
+    pub fn push(&mut self, record: &Record<'_>) {
+        let base = self.text.len();
+        self.text.push_str(record.raw);
+        let raw = (base, self.text.len());
+        let message = self.place(record.raw, record.message, base);
+        let component = record.component.map(|c| self.place(record.raw, c, base));
+        self.slots.push(Slot {
+            raw,
+            message,
+            component,
+            thread: record.thread,
+            severity: record.severity,
+            time: record.time,
+            offset: record.offset,
+            cut: record.cut,
+        });
+    }
+
+    /// The span of `part` in the buffer: inside the copy of `raw` (copied
+    /// at `base`) when it is a slice of it, else appended.
+    fn place(&mut self, raw: &str, part: &str, base: usize) -> (usize, usize) {
+        let start = (part.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+        if start <= raw.len() && part.len() <= raw.len() - start {
+            (base + start, base + start + part.len())
+        } else {
+            let at = self.text.len();
+            self.text.push_str(part);
+            (at, self.text.len())
+        }
+    }
+
+    /// The records, in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = Record<'_>> {
+        let text = self.text.as_str();
+        let span = move |(a, b): (usize, usize)| text.get(a..b).unwrap_or_default();
+        self.slots.iter().map(move |s| Record {
+            raw: span(s.raw),
+            message: span(s.message),
+            component: s.component.map(span),
+            thread: s.thread,
+            severity: s.severity,
+            time: s.time,
+            offset: s.offset,
+            cut: s.cut,
+        })
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there is no record.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Bytes of text held.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Empties the batch, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.slots.clear();
+    }
+}
+
 /// Stable identity of one file incarnation: what checkpoints are keyed by and
 /// what `event.id` is derived from, together with a byte offset.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -25,7 +25,7 @@
 //!   that does not fit `u32` leaves `thread: None`. Neither drops the record.
 
 use crate::event::Record;
-use crate::parse::timestamp::{self, TimeResolver};
+use crate::parse::timestamp::TimeResolver;
 
 /// The parts of an SMS trailer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -99,7 +99,10 @@ fn read_trailer(line: &str, start: usize, body: usize, strict: bool) -> Option<T
 /// `N (0xH)` → N (decimal, or the hex in parentheses if N is unreadable);
 /// `H` alone (SMS 1.x) → hexadecimal.
 fn thread_id(text: &str) -> Option<u32> {
-    let end = text.find([' ', '>', '(']).unwrap_or(text.len());
+    let end = text
+        .bytes()
+        .position(|b| matches!(b, b' ' | b'>' | b'('))
+        .unwrap_or(text.len());
     let token = &text[..end];
     if token.is_empty() {
         return None;
@@ -121,10 +124,23 @@ fn thread_id(text: &str) -> Option<u32> {
 
 /// Digits only (no sign), in `radix`, fitting `u32`.
 fn digits(text: &str, radix: u32) -> Option<u32> {
-    if text.is_empty() || !text.chars().all(|c| c.is_digit(radix)) {
+    if text.is_empty() {
         return None;
     }
-    u32::from_str_radix(text, radix).ok()
+    text.bytes().try_fold(0u32, |n, b| {
+        n.checked_mul(radix)?
+            .checked_add(char::from(b).to_digit(radix)?)
+    })
+}
+
+/// `text` without the spaces and tabs that end it.
+fn trim_blanks_end(text: &str) -> &str {
+    let kept = text
+        .bytes()
+        .rposition(|b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
+    // Spaces and tabs are ASCII: `kept` is a character boundary.
+    text.get(..kept).unwrap_or(text)
 }
 
 /// The record for one physical line, and whether it had a trailer.
@@ -136,13 +152,10 @@ pub(crate) fn record<'a>(
 ) -> (Record<'a>, bool) {
     match trailer(line) {
         Some(t) => {
-            let time = t
-                .time
-                .and_then(timestamp::parse_sms)
-                .and_then(|s| times.resolve(s));
+            let time = t.time.and_then(|text| times.sms(text));
             let record = Record {
                 raw: line,
-                message: line[..t.start].trim_end_matches([' ', '\t']),
+                message: trim_blanks_end(&line[..t.start]),
                 component: Some(t.component),
                 thread: t.thread,
                 severity: None,

@@ -50,6 +50,14 @@ pub(crate) struct Stamp<'a> {
     pub(crate) zone: Zone<'a>,
 }
 
+/// Where the seconds of an SMS time field start: after the clock's second
+/// colon (no form has a colon before its clock).
+fn seconds_at(text: &str) -> Option<usize> {
+    let first = memchr::memchr(b':', text.as_bytes())?;
+    let second = memchr::memchr(b':', &text.as_bytes()[first + 1..])?;
+    Some(first + second + 2)
+}
+
 /// Parses the time field of an SMS trailer (the text between `<` and `>`):
 /// ConfigMgr form when it starts with a digit, else SMS 2.0 / 1.x form.
 pub(crate) fn parse_sms(text: &str) -> Option<Stamp<'_>> {
@@ -266,6 +274,17 @@ impl<'a> Cursor<'a> {
         if !self.eat(b':') {
             return None;
         }
+        let (second, nanos) = self.seconds()?;
+        Some((
+            day_field(hour)?,
+            day_field(minute)?,
+            day_field(second)?,
+            nanos,
+        ))
+    }
+
+    /// `SS[.fraction]` → (second, nanoseconds).
+    fn seconds(&mut self) -> Option<(u32, u32)> {
         let second = self.number(1, 2)?;
         let mut nanos = 0;
         if self.eat(b'.') {
@@ -280,12 +299,7 @@ impl<'a> Cursor<'a> {
                 return None;
             }
         }
-        Some((
-            day_field(hour)?,
-            day_field(minute)?,
-            day_field(second)?,
-            nanos,
-        ))
+        Some((second, nanos))
     }
 
     /// An optional `±MINUTES` bias: `Some(Zone::Source)` when absent,
@@ -322,6 +336,11 @@ pub(crate) struct TimeResolver {
     /// The Windows zone name looked up last, and what it gave.
     zone_name: String,
     zone_offset: Option<i32>,
+    /// The last SMS time field read around its seconds (see
+    /// [`TimeResolver::sms`]), and its instant at second 0 in nanoseconds.
+    minute_head: String,
+    minute_tail: String,
+    minute_base: Option<i64>,
 }
 
 impl TimeResolver {
@@ -338,7 +357,50 @@ impl TimeResolver {
             hour_offset: 0,
             zone_name: String::new(),
             zone_offset: None,
+            minute_head: String::new(),
+            minute_tail: String::new(),
+            minute_base: None,
         }
+    }
+
+    /// The instant the time field of an SMS trailer stands for
+    /// ([`parse_sms`] then [`TimeResolver::resolve`]), remembering the last
+    /// minute: a field that differs from the previous one only in its
+    /// seconds (most lines of a log) costs a few comparisons and one small
+    /// number. The instant is linear in the seconds, and the zone offset is
+    /// fixed for the minute, so the result is the same as the full parse.
+    pub(crate) fn sms(&mut self, text: &str) -> Option<Timestamp> {
+        let split = seconds_at(text);
+        if let (Some(p), Some(base)) = (split, self.minute_base)
+            && text.as_bytes()[..p] == *self.minute_head.as_bytes()
+        {
+            let mut c = Cursor::new(text);
+            c.at = p;
+            if let Some((second, nanos)) = c.seconds()
+                && second <= 60
+                && text.as_bytes()[c.at..] == *self.minute_tail.as_bytes()
+            {
+                let offset = i64::from(second) * 1_000_000_000 + i64::from(nanos);
+                return base.checked_add(offset).map(Timestamp::from_unix_nanos);
+            }
+        }
+        let stamp = parse_sms(text)?;
+        let (second, nanos) = (stamp.civil.second, stamp.civil.nanos);
+        let time = self.resolve(stamp)?;
+        self.minute_base = None;
+        if let Some(p) = split {
+            let mut c = Cursor::new(text);
+            c.at = p;
+            if c.seconds() == Some((u32::from(second), nanos)) {
+                self.minute_head.clear();
+                self.minute_head.push_str(&text[..p]);
+                self.minute_tail.clear();
+                self.minute_tail.push_str(&text[c.at..]);
+                let offset = i64::from(second) * 1_000_000_000 + i64::from(nanos);
+                self.minute_base = time.as_unix_nanos().checked_sub(offset);
+            }
+        }
+        Some(time)
     }
 
     /// The instant a stamp stands for; `None` for an impossible date or time.
@@ -571,5 +633,35 @@ mod tests {
         ] {
             let _ = parse_sms(text).and_then(|s| r.resolve(s));
         }
+    }
+
+    /// The minute memo of [`TimeResolver::sms`] gives what a fresh parse
+    /// gives, for fields that share their minute or not, well formed or
+    /// not, in every zone kind.
+    #[test]
+    fn the_minute_memo_agrees_with_a_fresh_parse() {
+        use proptest::prelude::*;
+        let field = prop_oneof![
+            (0u8..3, 0u8..3, 0u32..70, prop::sample::select(vec!["", ".1", ".123", ".1234567", ".", ".0000000009"]),
+             prop::sample::select(vec!["+300", "-120", "", "+99999", "+0", " ", "x"]))
+                .prop_map(|(d, m, s, frac, bias)| format!("01-1{d}-2009 10:3{m}:{s:02}{frac}{bias}")),
+            (0u8..3, 0u32..70, prop::sample::select(vec!["", ".5", ".250"]),
+             prop::sample::select(vec!["", "~", " Eastern Standard Time", " Nowhere Time", " 2000"]))
+                .prop_map(|(m, s, frac, zone)| format!("Sun Oct 29 01:3{m}:{s}{frac} 2000{zone}")),
+            "[0-9: .+-]{0,24}",
+        ];
+        let zones = prop::sample::select(vec![
+            TimeZoneSpec::Utc,
+            TimeZoneSpec::Fixed(-6 * 3_600),
+            TimeZoneSpec::Named(jiff::tz::TimeZone::get("America/New_York").unwrap()),
+        ]);
+        proptest!(|(zone in zones, fields in prop::collection::vec(field, 1..40))| {
+            let mut memo = TimeResolver::new(zone.clone());
+            for text in &fields {
+                let mut fresh = TimeResolver::new(zone.clone());
+                let want = parse_sms(text).and_then(|s| fresh.resolve(s));
+                prop_assert_eq!(memo.sms(text), want, "{:?}", text);
+            }
+        });
     }
 }

@@ -14,14 +14,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crossbeam_channel::bounded;
+use crossbeam_channel::{Receiver, Sender, bounded};
 use globset::GlobBuilder;
 
 use super::{BATCH, Batch, CHANNEL_DEPTH, PipelineError};
 use crate::alert::Context;
 use crate::correlate::Options;
 use crate::engine::{Engine, NoteObserver};
-use crate::event::{FileKey, Input, RuleId, SourceId};
+use crate::event::{FileKey, Input, RecordBatch, RuleId, SourceId};
 use crate::ingest::{Ingest, IngestStats};
 use crate::matcher::Matcher;
 use crate::output::Output;
@@ -110,22 +110,26 @@ pub fn assign_sources(
     Ok(out)
 }
 
-/// One file being replayed: parses ahead until it has an input queued.
+/// Records parsed ahead per file, in batches (the parse thread's lead).
+const PARSED_AHEAD: usize = 2;
+
+/// One file being replayed. Its bytes are read, decoded and parsed on a
+/// thread of its own (the parse stage), which hands over batches of
+/// records; matching (ingest) runs on the merging thread, so the two stages
+/// use two cores.
 struct Cursor {
     source: SourceId,
     key: FileKey,
     path: Arc<str>,
-    file: File,
-    lines: LineBuffer,
-    decoder: Decoder,
-    parser: RecordParser,
+    batches: Receiver<Result<RecordBatch, PipelineError>>,
+    /// Spent batches go back to the parse thread (their buffers are reused).
+    spent: Sender<RecordBatch>,
     queue: VecDeque<Input>,
     eof: bool,
     /// Time of the previous record (for records without one).
     last_time: Timestamp,
     /// Whether the file had any record (an empty file says nothing of time).
     any_record: bool,
-    buf: Vec<u8>,
 }
 
 impl Cursor {
@@ -134,7 +138,7 @@ impl Cursor {
             path: f.path.display().to_string(),
             source,
         };
-        let mut file = File::open(&f.path).map_err(err)?;
+        let file = File::open(&f.path).map_err(err)?;
         let meta = file.metadata().map_err(err)?;
         let mtime = meta
             .modified()
@@ -143,81 +147,117 @@ impl Cursor {
             .map_or(Timestamp::EPOCH, |d| {
                 Timestamp::from_unix_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
             });
-        let mut head = [0u8; 3];
-        let mut n = 0;
-        while n < head.len() {
-            match file.read(&mut head[n..]).map_err(err)? {
-                0 => break,
-                k => n += k,
-            }
-        }
-        let (encoding, bom) = Encoding::sniff(&head[..n]);
-        let mut lines = LineBuffer::new(encoding, bom as u64, 1 << 20);
-        lines.extend(&head[bom..n]);
         let def = &rules.sources[f.source.index()];
         let path_text = f.path.display().to_string();
+        let path: Arc<str> = Arc::from(path_text.as_str());
+        let parser = RecordParser::new(def.format, def.timezone.clone());
+        let (tx, batches) = bounded(PARSED_AHEAD);
+        let (spent, returned) = bounded(PARSED_AHEAD + 2);
+        let thread_path = Arc::clone(&path);
+        std::thread::Builder::new()
+            .name("parse".into())
+            .spawn(move || parse_file(file, &thread_path, parser, &tx, &returned))
+            .map_err(|_| PipelineError::Thread("parse"))?;
         Ok(Cursor {
             source: f.source,
             key: FileKey(xxhash_rust::xxh3::xxh3_64(path_text.as_bytes())),
-            path: Arc::from(path_text),
-            file,
-            lines,
-            decoder: Decoder::new(encoding),
-            parser: RecordParser::new(def.format, def.timezone.clone()),
+            path,
+            batches,
+            spent,
             queue: VecDeque::new(),
             eof: false,
             last_time: mtime,
             any_record: false,
-            buf: vec![0u8; CHUNK],
         })
     }
 
-    /// Parses until an input is queued or the file ends.
+    /// Matches parsed records until an input is queued or the file ends.
     fn fill(&mut self, ingest: &mut Ingest) -> Result<(), PipelineError> {
+        let mut inputs = Vec::new();
         while self.queue.is_empty() && !self.eof {
-            let n = self
-                .file
-                .read(&mut self.buf)
-                .map_err(|source| PipelineError::Read {
-                    path: self.path.to_string(),
-                    source,
-                })?;
-            if n == 0 {
-                self.eof = true;
-            } else {
-                self.lines.extend(&self.buf[..n]);
-            }
-            let Cursor {
-                source,
-                key,
-                path,
-                lines,
-                decoder,
-                parser,
-                queue,
-                last_time,
-                any_record,
-                eof,
-                ..
-            } = self;
-            let mut inputs = Vec::new();
-            let mut sink = |record: &crate::event::Record<'_>| {
-                *last_time =
-                    ingest.record(*source, *key, path, record, *last_time, None, &mut inputs);
-                *any_record = true;
+            let batch = match self.batches.recv() {
+                Ok(batch) => batch?,
+                Err(_) => {
+                    self.eof = true;
+                    break;
+                }
             };
-            let mut on_line = |raw: crate::parse::lines::RawLine<'_>| {
-                let text = decoder.decode(raw.bytes);
-                parser.push_line(text, raw.offset, raw.cut, &mut sink);
-            };
-            lines.drain_lines(&mut on_line);
-            if *eof {
-                lines.flush_partial(&mut on_line);
-                parser.flush(&mut sink);
+            for record in batch.iter() {
+                self.last_time = ingest.record(
+                    self.source,
+                    self.key,
+                    &self.path,
+                    &record,
+                    self.last_time,
+                    None,
+                    &mut inputs,
+                );
+                self.any_record = true;
             }
-            queue.extend(inputs);
+            self.queue.extend(inputs.drain(..));
+            let _ = self.spent.try_send(batch);
         }
         Ok(())
+    }
+}
+
+/// The parse stage of one file: reads it start to end, sends its records in
+/// batches of about one read each. Ends when the file does, on a read error
+/// (sent), or when the merge stops listening.
+fn parse_file(
+    mut file: File,
+    path: &str,
+    mut parser: RecordParser,
+    tx: &Sender<Result<RecordBatch, PipelineError>>,
+    spent: &Receiver<RecordBatch>,
+) {
+    let mut buf = vec![0u8; CHUNK];
+    let mut lines: Option<LineBuffer> = None;
+    let mut decoder = Decoder::new(Encoding::Utf8);
+    let mut eof = false;
+    while !eof {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                let _ = tx.send(Err(PipelineError::Read {
+                    path: path.to_owned(),
+                    source,
+                }));
+                return;
+            }
+        };
+        eof = n == 0;
+        let lines = match &mut lines {
+            Some(lines) => {
+                lines.extend(&buf[..n]);
+                lines
+            }
+            None => {
+                // The encoding is sniffed from the first read (a BOM is at
+                // most 3 bytes; a shorter first read is the whole file).
+                let (encoding, bom) = Encoding::sniff(&buf[..n]);
+                decoder = Decoder::new(encoding);
+                let mut first = LineBuffer::new(encoding, bom as u64, 1 << 20);
+                first.extend(&buf[bom..n]);
+                lines.insert(first)
+            }
+        };
+        let mut batch = spent.try_recv().unwrap_or_default();
+        batch.clear();
+        let mut sink = |record: &crate::event::Record<'_>| batch.push(record);
+        let mut on_line = |raw: crate::parse::lines::RawLine<'_>| {
+            let text = decoder.decode(raw.bytes);
+            parser.push_line(text, raw.offset, raw.cut, &mut sink);
+        };
+        lines.drain_lines(&mut on_line);
+        if eof {
+            lines.flush_partial(&mut on_line);
+            parser.flush(&mut sink);
+        }
+        if !batch.is_empty() && tx.send(Ok(batch)).is_err() {
+            return;
+        }
     }
 }
 
