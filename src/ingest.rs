@@ -38,6 +38,18 @@ use crate::time::Timestamp;
 /// rules work in minutes; one input per record would be waste).
 const ACTIVITY_EVERY: Duration = Duration::from_secs(1);
 
+/// The live agent's view of the moment a record is read: what the clock
+/// checks compare a record's own timestamp with.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Wall {
+    /// The machine's clock.
+    pub now: Timestamp,
+    /// Whether the record was written moments ago: its file had been read
+    /// to its end before (a line appended while the agent follows the file,
+    /// not history being caught up on).
+    pub fresh: bool,
+}
+
 /// Counters of the ingest stage.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IngestStats {
@@ -50,6 +62,10 @@ pub struct IngestStats {
     /// Records whose own timestamp was too far ahead of the wall clock and
     /// was replaced by the read time.
     pub skewed: u64,
+    /// Freshly written records whose own timestamp was too far behind the
+    /// wall clock (kept: the correlator applies what is late at its current
+    /// time).
+    pub lagging: u64,
     /// Gauge samples taken from log lines.
     pub gauge_samples: u64,
     /// Log lines that matched a gauge's regex with a value that is not a
@@ -81,7 +97,6 @@ pub struct Ingest {
     found: Vec<RuleId>,
     /// Per rule: the gauge it feeds, for the feed rules of log-fed gauges.
     feeds: Vec<Option<Feed>>,
-    skew_tolerance: Duration,
     /// `replay --explain`: the rule whose rejected records are reported.
     explain: Option<RuleId>,
     stats: IngestStats,
@@ -89,15 +104,11 @@ pub struct Ingest {
 
 impl Ingest {
     /// An ingest stage for `rules` on an agent whose alerts carry `host`.
-    /// Record timestamps more than `skew_tolerance` ahead of the wall clock
-    /// (when one is given to [`Ingest::record`]) are reported and replaced by
-    /// the read time.
-    pub fn new(
-        rules: Arc<RuleSet>,
-        matcher: Matcher,
-        host: String,
-        skew_tolerance: Duration,
-    ) -> Ingest {
+    /// When [`Ingest::record`] is given the wall clock, a record timestamp
+    /// more than its source's `clock_tolerance` ahead of it is reported and
+    /// replaced by the read time, and one as far behind it on a freshly
+    /// written line is reported.
+    pub fn new(rules: Arc<RuleSet>, matcher: Matcher, host: String) -> Ingest {
         let mut watched = vec![false; rules.sources.len()];
         for r in &rules.rules {
             if let RuleKind::Absence(a) = &r.kind {
@@ -127,7 +138,6 @@ impl Ingest {
             host,
             watched,
             found: Vec::new(),
-            skew_tolerance,
             explain: None,
             stats: IngestStats::default(),
         }
@@ -151,7 +161,7 @@ impl Ingest {
 
     /// Handles one record of `source` read from file `file` at `path`.
     /// `read_time` is the record's time when it has no timestamp of its own;
-    /// `wall` (live mode only) enables the clock-skew check. Appends inputs
+    /// `wall` (live mode only) enables the clock-skew checks. Appends inputs
     /// to `out` and returns the record time used.
     #[allow(clippy::too_many_arguments)]
     pub fn record(
@@ -161,27 +171,42 @@ impl Ingest {
         path: &Arc<str>,
         record: &Record<'_>,
         read_time: Timestamp,
-        wall: Option<Timestamp>,
+        wall: Option<Wall>,
         out: &mut Vec<Input>,
     ) -> Timestamp {
         self.stats.records += 1;
         if record.cut {
             self.stats.cut += 1;
         }
+        let tolerance = self.rules.sources[source.index()].clock_tolerance;
         let time = match (record.time, wall) {
-            (Some(t), Some(w)) if t > w.saturating_add(self.skew_tolerance) => {
+            (Some(t), Some(w)) if t > w.now.saturating_add(tolerance) => {
                 self.stats.skewed += 1;
                 if self.stats.skewed.is_power_of_two() {
                     tracing::warn!(
                         source = %self.rules.sources[source.index()].id,
                         path = %path,
                         record_time = %t,
-                        wall = %w,
+                        wall = %w.now,
                         count = self.stats.skewed,
                         "record timestamps are ahead of this machine's clock; using the read time (check the source's timezone or the writer's clock)"
                     );
                 }
                 read_time
+            }
+            (Some(t), Some(w)) if w.fresh && t.saturating_add(tolerance) < w.now => {
+                self.stats.lagging += 1;
+                if self.stats.lagging.is_power_of_two() {
+                    tracing::warn!(
+                        source = %self.rules.sources[source.index()].id,
+                        path = %path,
+                        record_time = %t,
+                        wall = %w.now,
+                        count = self.stats.lagging,
+                        "freshly written records carry timestamps behind this machine's clock (check the source's timezone or the writer's clock); they count at the time they are read"
+                    );
+                }
+                t
             }
             (Some(t), _) => t,
             (None, _) => read_time,
@@ -293,6 +318,7 @@ path = 'Logs\inboxmon.log'
 [[source]]
 id = "despool"
 path = 'Logs\despool.log'
+clock_tolerance = "1m"
 
 [[gauge]]
 id = "receive"
@@ -319,7 +345,7 @@ contains = "despooling threads"
         .unwrap();
         let rules = Arc::new(set);
         let matcher = Matcher::new(&rules).unwrap();
-        Ingest::new(rules, matcher, "PRI01".into(), Duration::ZERO)
+        Ingest::new(rules, matcher, "PRI01".into())
     }
 
     /// Feeds `message` as a record of `source` at second `at`; returns a
@@ -338,7 +364,10 @@ contains = "despooling threads"
         };
         let path: Arc<str> = Arc::from("Logs/x.log");
         let mut out = Vec::new();
-        let wall = live.then_some(at);
+        let wall = live.then_some(Wall {
+            now: at,
+            fresh: false,
+        });
         ingest.record(
             SourceId(source),
             FileKey(1),
@@ -436,5 +465,60 @@ contains = "despooling threads"
         );
         assert_eq!(i.stats().gauge_rejected, 1);
         assert_eq!(i.stats().gauge_samples, 0);
+    }
+
+    /// One record of source 1 (`despool`, `clock_tolerance = "1m"`) with
+    /// its own time `own` (seconds), read at 1,000 s: the time used.
+    fn clocked(i: &mut Ingest, own: i64, fresh: bool) -> Timestamp {
+        let record = Record {
+            raw: "x",
+            message: "x",
+            component: None,
+            thread: None,
+            severity: None,
+            time: Some(Timestamp::from_unix_secs(own)),
+            offset: 0,
+            cut: false,
+        };
+        let now = Timestamp::from_unix_secs(1_000);
+        let path: Arc<str> = Arc::from("Logs/despool.log");
+        let wall = Wall { now, fresh };
+        i.record(
+            SourceId(1),
+            FileKey(1),
+            &path,
+            &record,
+            now,
+            Some(wall),
+            &mut Vec::new(),
+        )
+    }
+
+    #[test]
+    fn timestamps_beyond_the_sources_clock_tolerance_are_reported() {
+        let mut i = ingest();
+        assert_eq!(
+            i.rules().sources[1].clock_tolerance,
+            Duration::from_secs(60)
+        );
+        // Within a minute either way: the record's own time, nothing counted.
+        assert_eq!(
+            clocked(&mut i, 1_059, true),
+            Timestamp::from_unix_secs(1_059)
+        );
+        assert_eq!(clocked(&mut i, 941, true), Timestamp::from_unix_secs(941));
+        assert_eq!((i.stats().skewed, i.stats().lagging), (0, 0));
+        // Ahead: replaced by the read time.
+        assert_eq!(
+            clocked(&mut i, 1_061, false),
+            Timestamp::from_unix_secs(1_000)
+        );
+        assert_eq!(i.stats().skewed, 1);
+        // Behind on a line written moments ago: counted, its time kept.
+        assert_eq!(clocked(&mut i, 939, true), Timestamp::from_unix_secs(939));
+        assert_eq!(i.stats().lagging, 1);
+        // Behind in history being caught up on: normal.
+        assert_eq!(clocked(&mut i, 10, false), Timestamp::from_unix_secs(10));
+        assert_eq!((i.stats().skewed, i.stats().lagging), (1, 1));
     }
 }

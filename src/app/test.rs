@@ -226,12 +226,7 @@ fn new_engine(rules: &Arc<RuleSet>, memory: &MemoryOutput) -> Engine {
 fn new_ingest(rules: &Arc<RuleSet>) -> Result<Ingest, String> {
     let matcher = Matcher::new(rules).map_err(|e| e.to_string())?;
     let host = rules.defaults.host.clone().unwrap_or_default();
-    Ok(Ingest::new(
-        Arc::clone(rules),
-        matcher,
-        host,
-        std::time::Duration::ZERO,
-    ))
+    Ok(Ingest::new(Arc::clone(rules), matcher, host))
 }
 
 /// Runs one case; `Err` holds a readable diff of expected and actual.

@@ -34,6 +34,7 @@ fn rules(list: Vec<(&str, bool, RuleKind)>) -> Arc<RuleSet> {
             path: "Logs/despool.log".into(),
             format: crate::rule::Format::Sms,
             timezone: TimeZoneSpec::Utc,
+            clock_tolerance: crate::rule::DEFAULT_CLOCK_TOLERANCE,
             location: Location::default(),
         }],
         gauges: vec![GaugeDef {

@@ -642,11 +642,28 @@ mod tests {
     fn the_minute_memo_agrees_with_a_fresh_parse() {
         use proptest::prelude::*;
         let field = prop_oneof![
-            (0u8..3, 0u8..3, 0u32..70, prop::sample::select(vec!["", ".1", ".123", ".1234567", ".", ".0000000009"]),
-             prop::sample::select(vec!["+300", "-120", "", "+99999", "+0", " ", "x"]))
-                .prop_map(|(d, m, s, frac, bias)| format!("01-1{d}-2009 10:3{m}:{s:02}{frac}{bias}")),
-            (0u8..3, 0u32..70, prop::sample::select(vec!["", ".5", ".250"]),
-             prop::sample::select(vec!["", "~", " Eastern Standard Time", " Nowhere Time", " 2000"]))
+            (
+                0u8..3,
+                0u8..3,
+                0u32..70,
+                prop::sample::select(vec!["", ".1", ".123", ".1234567", ".", ".0000000009"]),
+                prop::sample::select(vec!["+300", "-120", "", "+99999", "+0", " ", "x"])
+            )
+                .prop_map(|(d, m, s, frac, bias)| format!(
+                    "01-1{d}-2009 10:3{m}:{s:02}{frac}{bias}"
+                )),
+            (
+                0u8..3,
+                0u32..70,
+                prop::sample::select(vec!["", ".5", ".250"]),
+                prop::sample::select(vec![
+                    "",
+                    "~",
+                    " Eastern Standard Time",
+                    " Nowhere Time",
+                    " 2000"
+                ])
+            )
                 .prop_map(|(m, s, frac, zone)| format!("Sun Oct 29 01:3{m}:{s}{frac} 2000{zone}")),
             "[0-9: .+-]{0,24}",
         ];

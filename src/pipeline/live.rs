@@ -8,7 +8,7 @@
 //! under the new rules ([`Batch::reload`]), so the switch falls exactly
 //! between two batches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +22,7 @@ use crate::correlate::Options;
 use crate::engine::{Engine, Observer};
 use crate::event::{FileKey, GaugeId, Input};
 use crate::health::Health;
-use crate::ingest::{Ingest, IngestStats};
+use crate::ingest::{Ingest, IngestStats, Wall};
 use crate::matcher::Matcher;
 use crate::output::delivery::Delivery;
 use crate::output::spool::Spool;
@@ -190,12 +190,7 @@ pub fn run_with(
         ingest_base: IngestStats::default(),
         tail_base: TailStats::default(),
         health: Arc::clone(&health),
-        ingest: Ingest::new(
-            Arc::clone(&rules),
-            matcher,
-            ctx.host.clone(),
-            Duration::from_secs(300),
-        ),
+        ingest: Ingest::new(Arc::clone(&rules), matcher, ctx.host.clone()),
         // A gauge fed only from log lines has no folder to sample.
         gauges: (0..rules.gauges.len())
             .filter(|&i| rules.gauges[i].is_folder())
@@ -206,6 +201,7 @@ pub fn run_with(
         clock: Arc::clone(&clock),
         merge: Merge::default(),
         frontier: HashMap::new(),
+        at_end: HashSet::new(),
         tx,
         wake: wake_rx,
         shutdown,
@@ -439,6 +435,8 @@ struct Reader {
     merge: Merge,
     /// Per file: record time of the last record read.
     frontier: HashMap<FileKey, Timestamp>,
+    /// Files whose last read reached their end.
+    at_end: HashSet<FileKey>,
     tx: Sender<Batch>,
     wake: Receiver<()>,
     shutdown: Arc<AtomicBool>,
@@ -546,6 +544,7 @@ impl Reader {
                 matched: b.matched + i.matched,
                 cut: b.cut + i.cut,
                 skewed: b.skewed + i.skewed,
+                lagging: b.lagging + i.lagging,
                 gauge_samples: b.gauge_samples + i.gauge_samples,
                 gauge_rejected: b.gauge_rejected + i.gauge_rejected,
             },
@@ -570,7 +569,7 @@ impl Reader {
         Health::set(&h.records, i.records);
         Health::set(&h.matched, i.matched);
         Health::set(&h.lines_cut, t.lines_cut);
-        Health::set(&h.skewed, i.skewed);
+        Health::set(&h.skewed, i.skewed + i.lagging);
         Health::set(&h.rotations, t.rotations);
         Health::set(&h.truncations, t.truncations);
     }
@@ -594,12 +593,7 @@ impl Reader {
         }
         let (ingest, tail) = self.totals();
         self.ingest_base = ingest;
-        self.ingest = Ingest::new(
-            Arc::clone(&rules),
-            matcher,
-            self.host.clone(),
-            Duration::from_secs(300),
-        );
+        self.ingest = Ingest::new(Arc::clone(&rules), matcher, self.host.clone());
         if !same_sources(&self.rules.sources, &rules.sources) {
             self.tail_base = tail;
             let checkpoints = self.tailer.checkpoints();
@@ -643,20 +637,33 @@ impl Reader {
         for idx in self.tailer.ready() {
             let ingest = &mut self.ingest;
             let frontier = &mut self.frontier;
+            let at_end = &self.at_end;
             let mut last_key = None;
             let result = self.tailer.read(idx, CHUNK, |view, record| {
+                let wall = Wall {
+                    now,
+                    fresh: at_end.contains(&view.key),
+                };
                 let t = ingest.record(
                     view.source,
                     view.key,
                     view.path,
                     record,
                     now,
-                    Some(now),
+                    Some(wall),
                     &mut fresh,
                 );
                 frontier.insert(view.key, t);
                 last_key = Some(view.key);
             });
+            if let Some(view) = self.tailer.file(idx) {
+                // Lines that come after the file was read to its end were
+                // written moments ago (the clock check of `Wall::fresh`).
+                match &result {
+                    Ok(status) if status.eof => self.at_end.insert(view.key),
+                    _ => self.at_end.remove(&view.key),
+                };
+            }
             match result {
                 Ok(status) => {
                     read_any |= status.bytes > 0;
@@ -671,7 +678,24 @@ impl Reader {
             }
         }
         self.merge.add(&mut fresh);
+        self.forget_closed_files();
         (read_any, behind)
+    }
+
+    /// Drops what the reader remembers of files the tailer no longer
+    /// follows (rotated away and closed, deleted), once there is more of it
+    /// than files followed: an agent running for months sees thousands.
+    fn forget_closed_files(&mut self) {
+        let followed = (0..).map_while(|i| self.tailer.file(i)).count();
+        if self.frontier.len().max(self.at_end.len()) <= 2 * followed + 16 {
+            return;
+        }
+        let keys: HashSet<FileKey> = (0..)
+            .map_while(|i| self.tailer.file(i))
+            .map(|f| f.key)
+            .collect();
+        self.frontier.retain(|k, _| keys.contains(k));
+        self.at_end.retain(|k| keys.contains(k));
     }
 
     /// Samples every gauge that is due: `every` has passed since its last

@@ -274,12 +274,7 @@ pub fn run(
     explain: Option<(RuleId, NoteObserver)>,
 ) -> Result<ReplayReport, PipelineError> {
     let matcher = Matcher::new(&rules)?;
-    let mut ingest = Ingest::new(
-        Arc::clone(&rules),
-        matcher,
-        ctx.host.clone(),
-        std::time::Duration::ZERO,
-    );
+    let mut ingest = Ingest::new(Arc::clone(&rules), matcher, ctx.host.clone());
     let mut cursors = files
         .iter()
         .map(|f| Cursor::open(&rules, f))

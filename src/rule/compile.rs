@@ -27,9 +27,10 @@ use crate::rule::overlay::{self, TableRef};
 use crate::rule::pattern::{CheckedRegex, check_regex};
 use crate::rule::raw::{self, Doc, Field, Section, SpanMap, suggest};
 use crate::rule::{
-    AbsenceRule, AlertSeverity, BacklogRule, CorrelateRule, Defaults, Format, GaugeCondition,
-    GaugeDef, GaugeTest, GroupField, LineCondition, Location, MatchRule, Metric, Pattern,
-    Precondition, Rule, RuleKind, RuleMeta, RuleSet, RuleText, SourceDef, ThresholdRule,
+    AbsenceRule, AlertSeverity, BacklogRule, CorrelateRule, DEFAULT_CLOCK_TOLERANCE, Defaults,
+    Format, GaugeCondition, GaugeDef, GaugeTest, GroupField, LineCondition, Location, MatchRule,
+    Metric, Pattern, Precondition, Rule, RuleKind, RuleMeta, RuleSet, RuleText, SourceDef,
+    ThresholdRule,
 };
 use crate::time::TimeZoneSpec;
 
@@ -125,7 +126,7 @@ impl Kind {
     /// Every key a table of this kind may carry.
     pub(super) fn keys(self) -> Vec<&'static str> {
         let own: &[&str] = match self {
-            Kind::Source => return vec!["id", "path", "format", "timezone"],
+            Kind::Source => return vec!["id", "path", "format", "timezone", "clock_tolerance"],
             Kind::Gauge => return vec!["id", "path", "include", "every", "source", "regex"],
             Kind::Match => &["suppress_for"],
             Kind::Threshold => &["count", "window", "resolve_after"],
@@ -627,11 +628,13 @@ fn read_source(
             .map_err(|e| d.error(f.span(), e.to_string()))
             .ok()
     });
+    let clock_tolerance = doc.opt(s, "clock_tolerance", |d, f| d.positive_duration(f));
     SourceDef {
         id: id_text(id),
         path: path.unwrap_or_default(),
         format: format.unwrap_or_default(),
         timezone: timezone.unwrap_or(TimeZoneSpec::Local),
+        clock_tolerance: clock_tolerance.unwrap_or(DEFAULT_CLOCK_TOLERANCE),
         location,
     }
 }

@@ -144,9 +144,16 @@ pub struct SourceDef {
     pub format: Format,
     /// `timezone`, for timestamps without an offset.
     pub timezone: TimeZoneSpec,
+    /// `clock_tolerance`: how far the source's timestamps may be ahead of
+    /// this machine's clock, or behind it on freshly written lines, before
+    /// the source is reported (default [`DEFAULT_CLOCK_TOLERANCE`]).
+    pub clock_tolerance: Duration,
     /// Where the table starts.
     pub location: Location,
 }
+
+/// The default `clock_tolerance` of a source: five minutes.
+pub const DEFAULT_CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// A `[[gauge]]`: a sampled folder, or values read from log lines (then
 /// [`RuleSet::gauge_feed`] names its feed), or both.

@@ -205,6 +205,7 @@ struct Done {
 ///     path: r"logs\despool.log".into(),
 ///     format: Format::Plain,
 ///     timezone: TimeZoneSpec::Utc,
+///     clock_tolerance: logwarden::rule::DEFAULT_CLOCK_TOLERANCE,
 ///     location: Location::default(),
 /// };
 /// let options = TailOptions {

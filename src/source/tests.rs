@@ -27,6 +27,7 @@ pub(super) fn source(id: &str, path: &str) -> SourceDef {
         path: path.to_owned(),
         format: Format::Plain,
         timezone: TimeZoneSpec::Utc,
+        clock_tolerance: crate::rule::DEFAULT_CLOCK_TOLERANCE,
         location: Location::default(),
     }
 }

@@ -334,3 +334,34 @@ fn the_agent_refuses_to_start_on_broken_rules() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rules.toml:3:10"), "{err}");
 }
+
+#[test]
+fn a_log_whose_clock_disagrees_with_the_machines_is_reported_but_not_history() {
+    let site = Site::new();
+    site.write("rules.toml", ERRORS);
+    // Two hours old: history, read at start, never reported.
+    let old = crate::harness::sms_now("ERROR old").replace("+000>", "-120>");
+    site.write("site/Logs/app.log", &old);
+    let agent = site.start("rules.toml", &["--read-from", "beginning"]);
+    site.wait_docs(1, Duration::from_secs(20));
+    // Written now, stamped two hours behind (a wrong zone), then ahead.
+    let behind = crate::harness::sms_now("ERROR behind").replace("+000>", "-120>");
+    site.append("site/Logs/app.log", &behind);
+    site.wait_docs(2, Duration::from_secs(20));
+    let ahead = crate::harness::sms_now("ERROR ahead").replace("+000>", "+120>");
+    site.append("site/Logs/app.log", &ahead);
+    site.wait_docs(3, Duration::from_secs(20));
+    let out = agent.stop();
+    let behind_warnings = out.stderr.matches("behind this machine's clock").count();
+    let ahead_warnings = out.stderr.matches("ahead of this machine's clock").count();
+    assert_eq!((behind_warnings, ahead_warnings), (1, 1), "{}", out.stderr);
+    // The line ahead took the time it was read: within a minute of now.
+    let docs = site.docs();
+    let at = docs[2]["@timestamp"].as_str().unwrap();
+    let at = logwarden::time::Timestamp::parse_rfc3339(at).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let now = logwarden::time::Timestamp::from_unix_nanos(now.as_nanos() as i64);
+    assert!(now.saturating_since(at) < Duration::from_secs(60), "{at}");
+}
