@@ -11,9 +11,9 @@
 //!   `sec-R.conf`: the same regexes for `rg -f`, `grep -E -f` and SEC;
 //! - `expected.tsv`: for each pack, the lines of `bench.log` it matches.
 //!
-//! `bench-gen split FILE` is the line-split floor: it reads FILE in 256 KiB
-//! chunks (replay's read size) and counts the newlines with memchr, printing
-//! the count.
+//! `bench-gen split FILE [READ_KIB]` is the line-split floor: it reads FILE
+//! in chunks of READ_KIB KiB (default 256, replay's read size) and finds
+//! every newline with memchr, printing the count.
 //!
 //! Uses `std` and `memchr` only.
 
@@ -28,15 +28,21 @@ use std::process::ExitCode;
 /// The packs written: the first 1, 10, 100 and 1,000 rules.
 const PACKS: [usize; 4] = [1, 10, 100, 1000];
 
-const USAGE: &str = "usage: bench-gen gen DIR [--lines N] [--seed S]\n       bench-gen split FILE";
+const USAGE: &str =
+    "usage: bench-gen gen DIR [--lines N] [--seed S]\n       bench-gen split FILE [READ_KIB]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("gen") => gen_command(&args[1..]),
-        Some("split") => match args.get(1) {
-            Some(file) if args.len() == 2 => split(Path::new(file)).map(|n| println!("{n}")),
-            _ => Err(usage("split takes one FILE")),
+        Some("split") => match (args.get(1), args.get(2).map(|k| k.parse::<usize>())) {
+            (Some(file), None) => split(Path::new(file), 256).map(|n| println!("{n}")),
+            (Some(file), Some(Ok(kib))) if kib > 0 && args.len() == 3 => {
+                split(Path::new(file), kib).map(|n| println!("{n}"))
+            }
+            _ => Err(usage(
+                "split takes FILE and optionally the read size in KiB",
+            )),
         },
         _ => Err(usage("no command")),
     };
@@ -116,11 +122,12 @@ fn generate(dir: &Path, lines: u64, seed: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Counts the newlines of `file`, read as replay reads: 256 KiB at a time.
-fn split(file: &Path) -> Result<u64, Error> {
+/// Counts the newlines of `file`, read `kib` KiB at a time (replay reads
+/// 256 KiB).
+fn split(file: &Path, kib: usize) -> Result<u64, Error> {
     let err = |e| Error::Io(format!("cannot read {}", file.display()), e);
     let mut f = File::open(file).map_err(err)?;
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut buf = vec![0u8; kib * 1024];
     let mut lines = 0u64;
     loop {
         let n = f.read(&mut buf).map_err(err)?;
