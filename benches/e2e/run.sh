@@ -10,7 +10,7 @@
 #   --lines N     log lines (default 2,000,000: about 300 MB)
 #   --seed S      generator seed (default 1)
 #   --runs R      runs per measurement, the median (by wall time) is reported (default 3)
-#   --quick       200,000 lines, 1 run: a quick look, not a result
+#   --quick       200,000 lines, 1 run: a quick look, not a result (options after it win)
 #   --no-install  do not apt-get missing peers; skip their rows instead
 #
 # Inputs come from `cargo run --release --example bench-gen` (examples/bench-gen):
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
         --runs) RUNS=$2; shift 2 ;;
         --quick) LINES=200000; RUNS=1; shift ;;
         --no-install) INSTALL=0; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -82,6 +82,7 @@ LW="$ROOT/target/release/logwarden"
 GEN="$ROOT/target/release/examples/bench-gen"
 
 say "generating $LINES lines, seed $SEED"
+rm -f "$DATA"/prefix-*.log
 "$GEN" gen "$DATA" --lines "$LINES" --seed "$SEED" >&2
 LOG="$DATA/bench.log"
 : >"$DATA/empty.log"
@@ -89,7 +90,7 @@ LOG="$DATA/bench.log"
 prefix() { # N -> path of the log's first N lines (at most the log)
     local n=$(( $1 < LINES ? $1 : LINES ))
     local p="$DATA/prefix-$n.log"
-    [ -f "$p" ] && [ "$(wc -l <"$p")" = "$n" ] || head -n "$n" "$LOG" >"$p"
+    [ -f "$p" ] || head -n "$n" "$LOG" >"$p"
     echo "$p"
 }
 SEC_LINES_1=200000
@@ -184,6 +185,7 @@ p=$(prefix $GREP_LINES_1000)
 pl=$(wc -l <"$p")
 measure "grep -E -c -f" 1000 "$pl" "first $pl lines" -- grep -E -c -f "$DATA/ere-1000.txt" "$p"
 COUNT[grep1000prefix]=$(cat "$WORK/last.out")
+COUNT[grep1000lines]=$pl
 have rg && COUNT[rg1000prefix]=$(rg --no-config -c -f "$DATA/rg-1000.txt" "$p" || echo 0)
 
 if have sec; then
@@ -297,7 +299,7 @@ fi
         echo "| $n | $exp | $lw | $rgc | $gc | $status |"
     done
     if [ -n "${COUNT[grep1000prefix]:-}" ]; then
-        echo "| 1000 (first $GREP_LINES_1000 lines) | | | ${COUNT[rg1000prefix]:-n/a} | ${COUNT[grep1000prefix]} | $([ "${COUNT[rg1000prefix]:-}" = "${COUNT[grep1000prefix]}" ] && echo OK || echo MISMATCH) |"
+        echo "| 1000 (first ${COUNT[grep1000lines]} lines) | | | ${COUNT[rg1000prefix]:-n/a} | ${COUNT[grep1000prefix]} | $([ "${COUNT[rg1000prefix]:-}" = "${COUNT[grep1000prefix]}" ] && echo OK || echo MISMATCH) |"
     fi
     if have sec; then
         for n in 1 10 100; do
