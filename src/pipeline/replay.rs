@@ -29,6 +29,7 @@ use crate::parse::RecordParser;
 use crate::parse::encoding::{Decoder, Encoding};
 use crate::parse::lines::LineBuffer;
 use crate::rule::RuleSet;
+use crate::source::path::{Listing, PathPattern, Want};
 use crate::time::{Clock, Timestamp};
 
 /// Bytes read per refill (and about one batch of records). Reads that fit
@@ -361,72 +362,26 @@ pub fn run(
 }
 
 /// The files a site holds for the rules' sources: every file a source path
-/// matches, plus its rotated `.lo_` sibling when there is one.
+/// matches (resolved as the tailer does: `/` or `\\`, globs,
+/// case-insensitive), plus its rotated `.lo_` sibling when there is one,
+/// which comes first (it holds the older lines).
 pub fn site_files(rules: &RuleSet, site: &Path) -> Vec<ReplayFile> {
     let mut out = Vec::new();
+    let mut listing = Listing::new();
     for (i, s) in rules.sources.iter().enumerate() {
-        for path in resolve_files(site, &s.path) {
-            let rotated = path.with_extension("lo_");
-            if let Some(r) = resolve_files(site, &rotated.to_string_lossy())
-                .into_iter()
-                .next()
-            {
+        let Ok(pattern) = PathPattern::new(site, &s.path) else {
+            continue;
+        };
+        let source = SourceId(i as u32);
+        for path in pattern.resolve(Want::Files, &mut listing) {
+            for rotated in listing.rotated_siblings(&path) {
                 out.push(ReplayFile {
-                    path: r,
-                    source: SourceId(i as u32),
+                    path: rotated,
+                    source,
                 });
             }
-            out.push(ReplayFile {
-                path,
-                source: SourceId(i as u32),
-            });
+            out.push(ReplayFile { path, source });
         }
     }
     out
-}
-
-/// TEMPORARY until the tailer's path resolver lands: every file matching
-/// `pattern` (relative to `site`, `/` or `\\`, globs, case-insensitive).
-fn resolve_files(site: &Path, pattern: &str) -> Vec<PathBuf> {
-    let pattern = pattern.replace('\\', "/");
-    let (mut current, rest) = if Path::new(&pattern).is_absolute() {
-        (
-            vec![PathBuf::from("/")],
-            pattern.trim_start_matches('/').to_owned(),
-        )
-    } else {
-        (vec![site.to_path_buf()], pattern)
-    };
-    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
-    for (i, part) in parts.iter().enumerate() {
-        let Ok(glob) = GlobBuilder::new(part)
-            .case_insensitive(true)
-            .literal_separator(true)
-            .build()
-        else {
-            return Vec::new();
-        };
-        let m = glob.compile_matcher();
-        let last = i + 1 == parts.len();
-        let mut next = Vec::new();
-        for dir in &current {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            let mut found: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .filter(|e| m.is_match(e.file_name().to_string_lossy().as_ref()))
-                .filter(|e| {
-                    e.file_type()
-                        .map(|t| if last { t.is_file() } else { t.is_dir() })
-                        .unwrap_or(false)
-                })
-                .map(|e| e.path())
-                .collect();
-            found.sort();
-            next.extend(found);
-        }
-        current = next;
-    }
-    current
 }
