@@ -74,22 +74,26 @@ impl Required {
 /// concatenation ("inner" literals, as ripgrep does): every match of
 /// `A B C` contains a match of `B C`, which starts with one of its prefixes.
 pub(crate) fn required(hir: &Hir) -> Option<Required> {
+    // The first of equally good sets (`max_by_key` keeps the last).
+    candidates(hir).into_iter().rev().max_by_key(Score::of)
+}
+
+/// Every required-literal set of `hir` (see [`required`]), in the order
+/// tried: whole-regex prefixes, suffixes, then the tails' prefixes. The
+/// regex-set gate picks among them the sets that most rules share.
+pub(crate) fn candidates(hir: &Hir) -> Vec<Required> {
     // `(?i)backup` is a run of classes `[Bb][Aa]…` that the extractor would
     // expand into 2ⁿ case variants (then cut short at its limits, slowly).
     // Folded to lower-case literals first, it yields one literal, searched
     // in lower-cased text.
     let mut folded = false;
     let hir = &fold_case_pairs(hir, &mut folded);
-    let mut best: Option<(Score, Required)> = None;
+    let mut out = Vec::new();
     let mut consider = |seq: Seq, whole: bool| {
         let exact_ok = whole && !folded && hir.properties().look_set().is_empty();
-        let Some(mut req) = from_seq(&seq, exact_ok) else {
-            return;
-        };
-        req.folded = folded;
-        let score = Score::of(&req);
-        if best.as_ref().is_none_or(|(s, _)| score > *s) {
-            best = Some((score, req));
+        if let Some(mut req) = from_seq(&seq, exact_ok) {
+            req.folded = folded;
+            out.push(req);
         }
     };
     let mut prefix = Extractor::new();
@@ -104,7 +108,7 @@ pub(crate) fn required(hir: &Hir) -> Option<Required> {
             consider(prefix.extract(&tail), false);
         }
     }
-    best.map(|(_, req)| req)
+    out
 }
 
 /// `hir` with every class that is exactly an ASCII letter in both cases

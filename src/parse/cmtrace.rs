@@ -374,6 +374,13 @@ impl<'a> Attributes<'a> {
             return (out, from);
         }
         let new_record = |i: usize| b[i] == b'<' && b[i..].starts_with(START.as_bytes());
+        // `]LOG]!><![LOG[`: a record without attributes, then the next one
+        // (read as an attribute block, the next record's framing would
+        // depend on where reading started: found by the restart property
+        // test in `parse/mod.rs`).
+        if new_record(from) {
+            return (out, from);
+        }
         let mut i = from + 1;
         while i < b.len() {
             let c = b[i];
