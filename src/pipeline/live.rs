@@ -447,6 +447,7 @@ struct Reader {
 impl Reader {
     fn run(mut self) -> (IngestStats, TailStats) {
         let mut since_rescan: Option<Stopwatch> = None;
+        let mut since_poll = Stopwatch::start();
         let mut woken = true;
         loop {
             let stopping = self.shutdown.load(Ordering::SeqCst);
@@ -461,6 +462,7 @@ impl Reader {
                 let first = since_rescan.is_none();
                 self.tailer.rescan(now);
                 since_rescan = Some(Stopwatch::start());
+                since_poll = Stopwatch::start();
                 if first {
                     // Where every file starts, before anything is read: the
                     // engine saves it at once, so that a crash before the
@@ -481,9 +483,15 @@ impl Reader {
                         return (self.ingest.stats().clone(), self.tailer.stats());
                     }
                 }
-            } else {
-                // Between folder rescans, check the files already followed.
+            } else if since_poll.elapsed() >= self.poll {
+                // Between folder rescans, check the files already followed,
+                // once per poll interval: while files are busy the loop
+                // turns once per read, and checking every followed file each
+                // time cost two `statx` per file per turn (measured: 480,000
+                // a second with 500 files at 10,000 lines/s). A file not
+                // read to its end is read on without a check.
                 self.tailer.poll(now);
+                since_poll = Stopwatch::start();
             }
             let (read_any, behind) = self.read_files(now);
             let mut fresh = Vec::new();
