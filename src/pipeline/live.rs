@@ -200,7 +200,6 @@ pub fn run_with(
         site: tail.site.clone(),
         clock: Arc::clone(&clock),
         merge: Merge::default(),
-        frontier: HashMap::new(),
         at_end: HashSet::new(),
         tx,
         wake: wake_rx,
@@ -362,21 +361,8 @@ struct Saver<'a> {
 impl Saver<'_> {
     /// Saves `positions` with the engine's state; false when that failed.
     fn save(&mut self, engine: &Engine, positions: &Checkpoints) -> bool {
-        for s in self.spools {
-            if let Err(e) = s.sync() {
-                self.failures += 1;
-                self.failing += 1;
-                tracing::error!(output = %s.name(), error = %e, "cannot make the spool durable; state not saved (lines may be re-read, same event ids)");
-                return false;
-            }
-        }
-        let snapshot = AgentState {
-            checkpoints: positions.clone(),
-            engine: Some(engine.snapshot()),
-            ..AgentState::default()
-        };
         let path = self.state.file();
-        match self.state.save(&snapshot) {
+        match self.write(engine, positions) {
             Ok(()) => {
                 if self.failing > 0 {
                     tracing::info!(path = %path.display(), failed = self.failing, "state saved again");
@@ -398,6 +384,25 @@ impl Saver<'_> {
                 false
             }
         }
+    }
+
+    /// Makes the spools durable, then writes the state: documents must be
+    /// on disk before the positions that produced them.
+    fn write(&self, engine: &Engine, positions: &Checkpoints) -> Result<(), String> {
+        for s in self.spools {
+            s.sync().map_err(|e| {
+                format!(
+                    "the spool of output {} cannot be made durable: {e}",
+                    s.name()
+                )
+            })?;
+        }
+        let snapshot = AgentState {
+            checkpoints: positions.clone(),
+            engine: Some(engine.snapshot()),
+            ..AgentState::default()
+        };
+        self.state.save(&snapshot).map_err(|e| e.to_string())
     }
 }
 
@@ -433,8 +438,6 @@ struct Reader {
     site: PathBuf,
     clock: Arc<dyn Clock>,
     merge: Merge,
-    /// Per file: record time of the last record read.
-    frontier: HashMap<FileKey, Timestamp>,
     /// Files whose last read reached their end.
     at_end: HashSet<FileKey>,
     tx: Sender<Batch>,
@@ -643,15 +646,19 @@ impl Reader {
         let mut behind: Option<Timestamp> = None;
         let mut fresh = Vec::new();
         for idx in self.tailer.ready() {
+            // Lines that come after the file was read to its end were
+            // written moments ago (the clock check of `Wall::fresh`).
+            let wall = Wall {
+                now,
+                fresh: self
+                    .tailer
+                    .file(idx)
+                    .is_some_and(|v| self.at_end.contains(&v.key)),
+            };
             let ingest = &mut self.ingest;
-            let frontier = &mut self.frontier;
-            let at_end = &self.at_end;
-            let mut last_key = None;
+            // The time of the last record read (where this file stands).
+            let mut last: Option<Timestamp> = None;
             let result = self.tailer.read(idx, CHUNK, |view, record| {
-                let wall = Wall {
-                    now,
-                    fresh: at_end.contains(&view.key),
-                };
                 let t = ingest.record(
                     view.source,
                     view.key,
@@ -661,12 +668,9 @@ impl Reader {
                     Some(wall),
                     &mut fresh,
                 );
-                frontier.insert(view.key, t);
-                last_key = Some(view.key);
+                last = Some(t);
             });
             if let Some(view) = self.tailer.file(idx) {
-                // Lines that come after the file was read to its end were
-                // written moments ago (the clock check of `Wall::fresh`).
                 match &result {
                     Ok(status) if status.eof => self.at_end.insert(view.key),
                     _ => self.at_end.remove(&view.key),
@@ -676,9 +680,7 @@ impl Reader {
                 Ok(status) => {
                     read_any |= status.bytes > 0;
                     if !status.eof {
-                        let f = last_key
-                            .and_then(|k| self.frontier.get(&k).copied())
-                            .unwrap_or(now);
+                        let f = last.unwrap_or(now);
                         behind = Some(behind.map_or(f, |b| b.min(f)));
                     }
                 }
@@ -695,14 +697,13 @@ impl Reader {
     /// than files followed: an agent running for months sees thousands.
     fn forget_closed_files(&mut self) {
         let followed = (0..).map_while(|i| self.tailer.file(i)).count();
-        if self.frontier.len().max(self.at_end.len()) <= 2 * followed + 16 {
+        if self.at_end.len() <= 2 * followed + 16 {
             return;
         }
         let keys: HashSet<FileKey> = (0..)
             .map_while(|i| self.tailer.file(i))
             .map(|f| f.key)
             .collect();
-        self.frontier.retain(|k, _| keys.contains(k));
         self.at_end.retain(|k| keys.contains(k));
     }
 
