@@ -63,31 +63,24 @@ impl Site {
     /// Starts `logwarden run` on this site with `rules` (a path relative to
     /// the temp folder) and the alert file as output.
     pub fn start(&self, rules: &str, extra: &[&str]) -> Agent {
+        let mut cmd = self.run_command();
+        cmd.arg("--rules").arg(self.path(rules)).args(extra);
+        Agent::spawn(cmd)
+    }
+
+    /// `logwarden run` on this site with its state folder and the alert
+    /// file as output (the bundled rules unless `--rules` is added).
+    pub fn run_command(&self) -> Command {
         std::fs::create_dir_all(self.root()).unwrap();
-        let child = bin()
-            .arg("run")
+        let mut cmd = bin();
+        cmd.arg("run")
             .arg("--site")
             .arg(self.root())
-            .arg("--rules")
-            .arg(self.path(rules))
             .arg("--state")
             .arg(self.path("state"))
             .arg("--output")
-            .arg(self.alerts())
-            .args(extra)
-            .env("LOGWARDEN_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let agent = Agent::watch(child);
-        // Ready once the first scan is done: files present now count as
-        // history (read per --read-from), later ones are new.
-        wait_until(Duration::from_secs(30), "agent ready", || {
-            agent.stderr().contains("agent ready")
-        });
-        agent
+            .arg(self.alerts());
+        cmd
     }
 
     /// Alert documents written so far.

@@ -4,35 +4,17 @@
 //! the names, and `--rules` with `bundled = true` layers overrides on it.
 
 use std::fs::File;
-use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::harness::{Agent, Site, assert_schema, bin, summary, wait_until};
+use crate::harness::{Agent, Site, assert_schema, summary, wait_until};
 
 /// Starts the agent on `site` with the bundled pack, plus `extra` arguments.
 fn start(site: &Site, extra: &[&str]) -> Agent {
-    let child = bin()
-        .arg("run")
-        .arg("--site")
-        .arg(site.root())
-        .arg("--state")
-        .arg(site.path("state"))
-        .arg("--output")
-        .arg(site.alerts())
-        .args(extra)
-        .env("LOGWARDEN_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let agent = Agent::watch(child);
-    wait_until(Duration::from_secs(30), "agent ready", || {
-        agent.stderr().contains("agent ready")
-    });
-    agent
+    let mut cmd = site.run_command();
+    cmd.args(extra);
+    Agent::spawn(cmd)
 }
 
 /// The agent's stderr without terminal colours.
