@@ -49,8 +49,11 @@ pub struct Diagnostic {
 /// multi-byte character counts as that character.
 pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
     let start = floor_char_boundary(text, offset);
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[..start].matches('\n').count() + 1;
+    let before = &text.as_bytes()[..start];
+    // memchr: a rule file's every rule is located, so this runs once per
+    // rule over the text before it.
+    let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    let line = memchr::memchr_iter(b'\n', before).count() + 1;
     let column = text[line_start..start].chars().count() + 1;
     (saturate(line), saturate(column))
 }

@@ -159,6 +159,12 @@ impl Ingest {
         &self.rules
     }
 
+    /// The matcher (for [`Ingest::record_matched`]'s callers, which match
+    /// on threads of their own with clones of it).
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
     /// Handles one record of `source` read from file `file` at `path`.
     /// `read_time` is the record's time when it has no timestamp of its own;
     /// `wall` (live mode only) enables the clock-skew checks. Appends inputs
@@ -170,6 +176,30 @@ impl Ingest {
         file: FileKey,
         path: &Arc<str>,
         record: &Record<'_>,
+        read_time: Timestamp,
+        wall: Option<Wall>,
+        out: &mut Vec<Input>,
+    ) -> Timestamp {
+        let mut found = std::mem::take(&mut self.found);
+        found.clear();
+        self.matcher.find(source, record, &mut found);
+        let time = self.record_matched(source, file, path, record, &found, read_time, wall, out);
+        self.found = found;
+        time
+    }
+
+    /// [`Ingest::record`] for a record already matched: `found` is what
+    /// [`Matcher::find`] (of this ingest's matcher or a clone of it) gave
+    /// for it. Lets matching run on other threads than the one that keeps
+    /// the per-source state.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_matched(
+        &mut self,
+        source: SourceId,
+        file: FileKey,
+        path: &Arc<str>,
+        record: &Record<'_>,
+        found: &[RuleId],
         read_time: Timestamp,
         wall: Option<Wall>,
         out: &mut Vec<Input>,
@@ -218,10 +248,8 @@ impl Ingest {
                 out.push(Input::Activity { source, time });
             }
         }
-        self.found.clear();
-        self.matcher.find(source, record, &mut self.found);
         if let Some(rule) = self.explain
-            && !self.found.contains(&rule)
+            && !found.contains(&rule)
             && self
                 .rules
                 .rule(rule)
@@ -237,11 +265,11 @@ impl Ingest {
                 text: format!("the pattern matches but {text}: not counted"),
             });
         }
-        if self.found.is_empty() {
+        if found.is_empty() {
             return time;
         }
         self.stats.matched += 1;
-        for &rule in &self.found {
+        for &rule in found {
             if let Some(feed) = self.feeds.get(rule.index()).and_then(Option::as_ref) {
                 if !(feed.folder && wall.is_some()) {
                     let values = self.matcher.group_values(rule, record, path, &self.host);

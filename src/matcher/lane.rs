@@ -1,6 +1,7 @@
 //! One lane: the line rules of one source that look at one text of the
 //! record (the message, or the raw record for `raw = true`), compiled into at
-//! most one Aho-Corasick automaton and one multi-pattern regex.
+//! most one Aho-Corasick automaton (the prefilter) and one regex set (a
+//! multi-pattern regex per family of rules, gated by literals).
 //!
 //! A scan of a lane pushes *candidate codes* (`rule << 1 | confirm`): the
 //! rule's dense index in the matcher and whether its text test still has to
@@ -50,6 +51,8 @@ pub(crate) enum PlannedText {
         hir: Hir,
         /// The regex's required literals, if it has any.
         required: Option<Required>,
+        /// Every required-literal set found (`literal::candidates`).
+        candidates: Vec<Required>,
     },
 }
 
@@ -76,10 +79,12 @@ pub(crate) struct LaneScratch<'s> {
     pub folded: &'s mut Vec<u8>,
     /// Candidate codes.
     pub cand: &'s mut Vec<u32>,
+    /// The regex families a text runs.
+    pub families: &'s mut Vec<u32>,
 }
 
 /// The compiled rules of one (source, text) pair.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Lane {
     /// Codes pushed for every text: rules whose test holds for any text
     /// (an empty literal) or that must be run one by one (their regex set
@@ -91,7 +96,7 @@ pub(crate) struct Lane {
     set: Option<RegexSet>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Prefilter {
     /// The automata over the literals.
     automata: Automata,
@@ -105,7 +110,7 @@ struct Prefilter {
     fallback: Box<[u32]>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Automata {
     /// Finds the leftmost literal hit, if any. Leftmost-first search can use
     /// the SIMD Teddy searcher; the overlapping search that reports *every*
@@ -126,7 +131,7 @@ struct Automata {
 /// and log lines often are full of them (measured at 10 rules whose
 /// literals all start with `J`, in lines where `for job J…` is common: 1,270
 /// instructions per line in the automaton, 390 with Teddy).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Leftmost {
     Teddy(aho_corasick::packed::Searcher),
     Automaton(AhoCorasick),
@@ -164,12 +169,11 @@ impl Leftmost {
 }
 
 impl Lane {
-    /// Compiles `rules` with `strategy`. `slot` is the scratch index this
-    /// lane's regex set will use; it is incremented when the lane has one.
+    /// Compiles `rules` with `strategy`. Each regex family takes the next
+    /// scratch pattern-set slot: its size is pushed onto `set_sizes`.
     pub(crate) fn build(
         rules: &[LaneRule<'_>],
         strategy: Strategy,
-        slot: &mut usize,
         set_sizes: &mut Vec<usize>,
     ) -> Result<Lane, LaneError> {
         let mut always = Vec::new();
@@ -200,7 +204,11 @@ impl Lane {
                         to_prefilter.push((code, bytes, false));
                     }
                 }
-                PlannedText::Regex { hir, required } => {
+                PlannedText::Regex {
+                    hir,
+                    required,
+                    candidates,
+                } => {
                     let usable = required.as_ref().filter(|r| match strategy {
                         Strategy::Auto => r.selective,
                         Strategy::Prefilter => true,
@@ -213,7 +221,7 @@ impl Lane {
                         // The chosen set first, then every other one.
                         let mut gates: Vec<Gate> = required
                             .iter()
-                            .chain(&super::literal::candidates(hir))
+                            .chain(candidates)
                             .map(|r| Gate {
                                 selective: r.selective,
                                 folded: r.needs_folding(),
@@ -242,21 +250,18 @@ impl Lane {
             // lazy DFA, and each hit would still need its own regex run.
             // Measured: at 100 rules one set does 4.2 M lines/s against 2.8
             // for the prefilter; at 1,000 as fast on misses, 2× on hits.
-            return Lane::build(rules, Strategy::Set, slot, set_sizes);
+            return Lane::build(rules, Strategy::Set, set_sizes);
         }
         let prefilter = if to_prefilter.is_empty() {
             None
         } else {
             Some(Prefilter::build(to_prefilter, case_insensitive)?)
         };
-        let set = match RegexSet::build(&to_set, *slot) {
-            Ok(Some(set)) => {
-                *slot += 1;
-                set_sizes.push(set.targets.len());
-                Some(set)
-            }
-            Ok(None) => None,
+        let set_sizes_before = set_sizes.len();
+        let set = match RegexSet::build(&to_set, set_sizes) {
+            Ok(set) => set,
             Err(_) => {
+                set_sizes.truncate(set_sizes_before);
                 // Too large for one automaton (size limits): run each rule's
                 // own regex. Slow but correct; each regex compiled alone.
                 always.extend(to_set.iter().map(|e| e.code | 1));
@@ -270,6 +275,15 @@ impl Lane {
         })
     }
 
+    /// How many regex families the lane's set has, gated and not (tests
+    /// check that a case exercises the split).
+    #[cfg(test)]
+    pub(crate) fn families(&self) -> (usize, usize) {
+        self.set.as_ref().map_or((0, 0), |s| {
+            (s.families.len() - s.ungated.len(), s.ungated.len())
+        })
+    }
+
     /// Pushes the candidate codes of `text` onto `scratch.cand`. Allocates
     /// nothing once the scratch buffers and the regex caches have grown to
     /// their working size.
@@ -278,13 +292,14 @@ impl Lane {
             patsets,
             folded,
             cand,
+            families,
         } = scratch;
         cand.extend_from_slice(&self.always);
         if let Some(pre) = &self.prefilter {
             pre.scan(text, folded, cand);
         }
         if let Some(set) = &self.set {
-            set.scan(text, patsets, folded, cand);
+            set.scan(text, patsets, folded, families, cand);
         }
     }
 }
@@ -312,21 +327,44 @@ struct Gate {
     selective: bool,
 }
 
-#[derive(Debug)]
+/// The rules of a lane's regex set, split into families by the literals
+/// that gate them.
+#[derive(Clone, Debug)]
 struct RegexSet {
-    /// When every pattern has required literals, however unselective: a
-    /// Teddy search for them, so that a line without any skips the set. The
-    /// set's own prefilter does the same but, built for overlapping
-    /// semantics, cannot use Teddy (measured 100+ ns vs ~15 ns per line).
-    gate: Option<Leftmost>,
+    /// Which families a text runs.
+    gate: SetGate,
     /// The gate's literals are lower case: search the lower-cased text.
     gate_folded: bool,
-    /// All patterns, `MatchKind::All`, no captures.
+    /// One multi-pattern regex per family.
+    families: Box<[Family]>,
+    /// Families without a gate literal: run on every text.
+    ungated: Box<[u32]>,
+}
+
+/// Rules of a regex set that share a gate: one multi-pattern regex
+/// (`MatchKind::All`, no captures) over their patterns.
+#[derive(Clone, Debug)]
+struct Family {
     regex: meta::Regex,
-    /// Per set pattern: its code (confirm bit clear).
+    /// Per pattern: its code (confirm bit clear).
     targets: Box<[u32]>,
-    /// Index of this set's [`PatternSet`] in the scratch space.
+    /// Index of this family's [`PatternSet`] in the scratch space.
     slot: usize,
+}
+
+/// How a [`RegexSet`] decides which of its families a text runs.
+#[derive(Clone, Debug)]
+enum SetGate {
+    /// No gate: every family runs.
+    None,
+    /// One gated family: a Teddy search for its literals decides (the
+    /// set's own prefilter does the same but, built for overlapping
+    /// semantics, cannot use Teddy: measured 100+ ns vs ~15 ns per line).
+    One(Leftmost),
+    /// Several: the literal automaton names the families whose literals the
+    /// text holds (its leftmost search is Teddy, so a text without any
+    /// costs one SIMD pass).
+    Many(Automata),
 }
 
 impl Prefilter {
@@ -426,27 +464,55 @@ impl Automata {
     }
 }
 
-/// The literals of a set's gate: one literal set per entry, such that every
-/// match of any entry contains one of them; empty when some entry has none.
-/// Each entry's preferred set is taken when they fit Teddy together;
-/// otherwise each entry takes the selective set that most entries share
-/// (then the one with the longest shortest literal, then the fewest
-/// literals), so that rules written alike (`(Failed|Unable) to …
-/// job J0042`) gate on their common prefix instead of a hundred distinct
-/// job numbers. Measured on the end-to-end corpus at 100 such rules: the
-/// set's pass ran on every line without a gate, on 3.6% with one.
-fn gate_literals(entries: &[SetEntry]) -> (Vec<Vec<u8>>, bool) {
-    if entries.iter().any(|e| e.gates.is_empty()) {
-        return (Vec::new(), false);
+/// How a regex set's entries split into families.
+#[derive(Debug, Default)]
+struct Plan {
+    /// Entry indices of each gated family.
+    families: Vec<Vec<usize>>,
+    /// Entries without a usable gate (run on every text).
+    ungated: Vec<usize>,
+    /// (literal, family): a text holding the literal runs the family.
+    literals: Vec<(Vec<u8>, u32)>,
+    /// The literals are lower case, for lower-cased text.
+    folded: bool,
+}
+
+/// A family being planned.
+#[derive(Debug, Default)]
+struct Group {
+    /// Entry indices.
+    members: Vec<usize>,
+    /// Its gate literals.
+    literals: Vec<Vec<u8>>,
+    /// Part of the long tail: single rules (or merged ones).
+    tail: bool,
+}
+
+/// Splits a set's entries into families by gate literals. Each entry's
+/// preferred literal set is taken when they fit Teddy together, and the
+/// entries form one family (a text with any of the literals runs all of
+/// them). Otherwise each entry takes the selective set that most entries
+/// share (then the one with the longest shortest literal, then the fewest
+/// literals), so that rules written alike (`(Failed|Unable) to … job J0042`)
+/// gate on their common prefix instead of a hundred distinct job numbers,
+/// and entries that took the same set form a family: a text runs only the
+/// families whose literals it holds. One set over 1,000 such rules builds
+/// an automaton whose states never stop growing (most of the time went to
+/// building them); a family's stays small. Entries without any required
+/// literal form a family that runs on every text.
+fn plan(entries: &[SetEntry]) -> Plan {
+    let mut plan = Plan::default();
+    let (gated, ungated): (Vec<usize>, Vec<usize>) =
+        (0..entries.len()).partition(|&i| !entries[i].gates.is_empty());
+    plan.ungated = ungated;
+    if gated.is_empty() {
+        return plan;
     }
-    // Folded sets hold only in lower-cased text: if one is chosen, every
-    // literal is lower-cased and the gate searches lower-cased text (a
-    // superset of the exact hits, which the set then decides).
-    let union = |pick: &dyn Fn(&SetEntry) -> &Gate| {
-        let folded = entries.iter().any(|e| pick(e).folded);
-        let mut lits: Vec<Vec<u8>> = entries
+    let union_len = |picks: &[&Gate]| {
+        let folded = picks.iter().any(|g| g.folded);
+        let mut lits: Vec<Vec<u8>> = picks
             .iter()
-            .flat_map(|e| pick(e).literals.iter())
+            .flat_map(|g| g.literals.iter())
             .map(|l| {
                 if folded {
                     l.to_ascii_lowercase()
@@ -457,75 +523,189 @@ fn gate_literals(entries: &[SetEntry]) -> (Vec<Vec<u8>>, bool) {
             .collect();
         lits.sort_unstable();
         lits.dedup();
-        (lits, folded)
+        lits.len()
     };
-    let preferred = union(&|e| &e.gates[0]);
-    if preferred.0.len() <= TEDDY_PATTERNS {
-        return preferred;
-    }
-    let mut shared: HashMap<&Gate, usize> = HashMap::new();
-    for e in entries {
-        for g in &e.gates {
-            *shared.entry(g).or_default() += 1;
+    let mut picks: Vec<&Gate> = gated.iter().map(|&i| &entries[i].gates[0]).collect();
+    let one_family = union_len(&picks) <= TEDDY_PATTERNS;
+    if !one_family {
+        let mut shared: HashMap<&Gate, usize> = HashMap::new();
+        for &i in &gated {
+            for g in &entries[i].gates {
+                *shared.entry(g).or_default() += 1;
+            }
         }
-    }
-    let (mut lits, folded) = union(&|e| {
-        e.gates
+        picks = gated
             .iter()
-            .filter(|g| g.selective)
-            .max_by_key(|g| {
-                let shortest = g.literals.iter().map(Vec::len).min().unwrap_or(0);
-                (
-                    shared[g],
-                    shortest.min(16),
-                    std::cmp::Reverse(g.literals.len()),
-                )
+            .map(|&i| {
+                let e = &entries[i];
+                e.gates
+                    .iter()
+                    .filter(|g| g.selective)
+                    .max_by_key(|g| {
+                        let shortest = g.literals.iter().map(Vec::len).min().unwrap_or(0);
+                        (
+                            shared[g],
+                            shortest.min(16),
+                            std::cmp::Reverse(g.literals.len()),
+                        )
+                    })
+                    .unwrap_or(&e.gates[0])
             })
-            .unwrap_or(&e.gates[0])
-    });
-    // Still too many: a literal's prefix is a gate literal too (a text that
-    // contains `Failed to copy package ` contains `Failed to `), so cut them
-    // shorter until they fit, but not below 4 bytes.
-    for keep in [24, 16, 12, 10, 8, 6, 5, 4] {
-        if lits.len() <= TEDDY_PATTERNS {
+            .collect();
+    }
+    // Families by picked set, in first-seen order.
+    let mut groups: Vec<Group> = Vec::new();
+    let mut family_of: HashMap<&Gate, usize> = HashMap::new();
+    for (&i, &gate) in gated.iter().zip(&picks) {
+        let f = match one_family {
+            true => 0,
+            false => *family_of.entry(gate).or_insert(groups.len()),
+        };
+        if f == groups.len() {
+            groups.push(Group::default());
+        }
+        groups[f].members.push(i);
+        groups[f].literals.extend(gate.literals.iter().cloned());
+        plan.folded |= gate.folded;
+    }
+    for g in &mut groups {
+        if plan.folded {
+            g.literals.iter_mut().for_each(|l| l.make_ascii_lowercase());
+        }
+        g.literals.sort_unstable();
+        g.literals.dedup();
+        g.tail = g.members.len() == 1;
+    }
+    let distinct = |groups: &[Group]| {
+        let mut all: Vec<&Vec<u8>> = groups.iter().flat_map(|g| &g.literals).collect();
+        all.sort_unstable();
+        all.dedup();
+        all.len()
+    };
+    // Too many literals for Teddy: a literal's prefix is a gate literal too
+    // (a text that contains `Failed to copy package ` contains `Failed to `),
+    // so cut them shorter until they fit: first the long tail's (rules that
+    // share their set with no other, like `…_17\b`, `…_342\b`) down to 2
+    // bytes, then every family's down to 4. Families whose literals became
+    // the same merge, so a text runs one automaton for them, not one per
+    // rule.
+    let mut count = distinct(&groups);
+    let tails = [24, 16, 12, 10, 8, 6, 5, 4, 3, 2].map(|k| (k, true));
+    let all = [24, 16, 12, 10, 8, 6, 5, 4].map(|k| (k, false));
+    for (keep, tail_only) in tails.into_iter().chain(all) {
+        if count <= TEDDY_PATTERNS {
             break;
         }
-        for l in &mut lits {
-            l.truncate(keep);
+        for g in &mut groups {
+            if g.tail || !tail_only {
+                g.literals.iter_mut().for_each(|l| l.truncate(keep));
+                g.literals.sort_unstable();
+                g.literals.dedup();
+            }
         }
-        lits.sort_unstable();
-        lits.dedup();
+        let mut merged: Vec<Group> = Vec::new();
+        let mut by_literals: HashMap<Vec<Vec<u8>>, usize> = HashMap::new();
+        for g in groups {
+            match by_literals.get(&g.literals) {
+                Some(&f) => {
+                    merged[f].members.extend(g.members);
+                    merged[f].tail &= g.tail;
+                }
+                None => {
+                    by_literals.insert(g.literals.clone(), merged.len());
+                    merged.push(g);
+                }
+            }
+        }
+        groups = merged;
+        count = distinct(&groups);
     }
-    (lits, folded)
+    for (f, g) in groups.into_iter().enumerate() {
+        plan.families.push(g.members);
+        plan.literals
+            .extend(g.literals.into_iter().map(|l| (l, f as u32)));
+    }
+    plan.literals.sort_unstable();
+    if count > TEDDY_PATTERNS {
+        // No gate fits Teddy: one family, run on every text.
+        plan.ungated = (0..entries.len()).collect();
+        plan.families.clear();
+        plan.literals.clear();
+        plan.folded = false;
+    }
+    plan
 }
 
 impl RegexSet {
-    fn build(entries: &[SetEntry], slot: usize) -> Result<Option<RegexSet>, LaneError> {
+    /// Builds the set of `entries`; each family's pattern set takes the
+    /// next scratch slot (its size pushed onto `set_sizes`).
+    fn build(
+        entries: &[SetEntry],
+        set_sizes: &mut Vec<usize>,
+    ) -> Result<Option<RegexSet>, LaneError> {
         if entries.is_empty() {
             return Ok(None);
         }
-        let config = meta::Config::new()
-            .match_kind(MatchKind::All)
-            .which_captures(WhichCaptures::None)
-            .nfa_size_limit(None)
-            .hybrid_cache_capacity((entries.len() * CACHE_PER_PATTERN).clamp(CACHE_MIN, CACHE_MAX));
-        let hirs: Vec<&Hir> = entries.iter().map(|e| &e.hir).collect();
-        let regex = meta::Builder::new()
-            .configure(config)
-            .build_many_from_hir(&hirs)
-            .map_err(|e| LaneError(format!("regex set: {e}")))?;
-        let (gate_literals, gate_folded) = gate_literals(entries);
-        let gate = if gate_literals.is_empty() || gate_literals.len() > TEDDY_PATTERNS {
-            None
-        } else {
-            Leftmost::build(&gate_literals, Some(AhoCorasickKind::DFA)).ok()
+        let plan = plan(entries);
+        let mut families = Vec::with_capacity(plan.families.len() + 1);
+        for members in plan.families.iter().chain(std::iter::once(&plan.ungated)) {
+            if members.is_empty() {
+                continue;
+            }
+            let config = meta::Config::new()
+                .match_kind(MatchKind::All)
+                .which_captures(WhichCaptures::None)
+                .nfa_size_limit(None)
+                .hybrid_cache_capacity(
+                    (members.len() * CACHE_PER_PATTERN).clamp(CACHE_MIN, CACHE_MAX),
+                );
+            let hirs: Vec<&Hir> = members.iter().map(|&i| &entries[i].hir).collect();
+            let regex = meta::Builder::new()
+                .configure(config)
+                .build_many_from_hir(&hirs)
+                .map_err(|e| LaneError(format!("regex set: {e}")))?;
+            families.push(Family {
+                regex,
+                targets: members.iter().map(|&i| entries[i].code).collect(),
+                slot: set_sizes.len(),
+            });
+            set_sizes.push(members.len());
+        }
+        let gated = plan.families.len();
+        let ungated = (gated..families.len()).map(|f| f as u32).collect();
+        let gate = match gated {
+            0 => SetGate::None,
+            1 => {
+                let mut lits: Vec<Vec<u8>> = plan.literals.into_iter().map(|(l, _)| l).collect();
+                lits.dedup();
+                Leftmost::build(&lits, Some(AhoCorasickKind::DFA))
+                    .map_or(SetGate::None, SetGate::One)
+            }
+            _ => {
+                let mut patterns: Vec<Vec<u8>> = Vec::new();
+                let mut targets: Vec<Vec<u32>> = Vec::new();
+                for (lit, f) in plan.literals {
+                    if patterns.last() != Some(&lit) {
+                        patterns.push(lit);
+                        targets.push(Vec::new());
+                    }
+                    if let Some(t) = targets.last_mut() {
+                        t.push(f);
+                    }
+                }
+                Automata::build(&patterns, &targets).map_or(SetGate::None, SetGate::Many)
+            }
+        };
+        // A gate that could not be built runs every family.
+        let ungated = match gate {
+            SetGate::None => (0..families.len() as u32).collect(),
+            _ => ungated,
         };
         Ok(Some(RegexSet {
             gate,
-            gate_folded,
-            regex,
-            targets: entries.iter().map(|e| e.code).collect(),
-            slot,
+            gate_folded: plan.folded,
+            families: families.into_boxed_slice(),
+            ungated,
         }))
     }
 
@@ -534,27 +714,60 @@ impl RegexSet {
         text: &str,
         patsets: &mut [PatternSet],
         folded: &mut Vec<u8>,
+        families: &mut Vec<u32>,
         cand: &mut Vec<u32>,
     ) {
-        let Some(patset) = patsets.get_mut(self.slot) else {
-            // The scratch space always has a slot per set; if not, run
-            // every rule's own regex rather than miss a match.
-            cand.extend(self.targets.iter().map(|code| code | 1));
-            return;
-        };
-        if let Some(gate) = &self.gate {
-            // A failed search (cannot happen: unanchored) falls through to
-            // the set.
+        families.clear();
+        families.extend_from_slice(&self.ungated);
+        if !matches!(self.gate, SetGate::None) {
             let haystack = if self.gate_folded {
                 fold_into(text, folded)
             } else {
                 text.as_bytes()
             };
-            if matches!(gate.find(haystack), Ok(None)) {
-                return;
+            match &self.gate {
+                SetGate::None => {}
+                // A failed search (cannot happen: unanchored) runs the family.
+                SetGate::One(gate) => {
+                    if !matches!(gate.find(haystack), Ok(None)) {
+                        families.push(0);
+                    }
+                }
+                SetGate::Many(automata) => {
+                    let before = families.len();
+                    if automata.scan(haystack, families).is_err() {
+                        families.truncate(before);
+                        families.extend(0..self.families.len() as u32 - self.ungated.len() as u32);
+                    }
+                    families[before..].sort_unstable();
+                    let mut keep = before;
+                    for i in before..families.len() {
+                        if keep == before || families[keep - 1] != families[i] {
+                            families[keep] = families[i];
+                            keep += 1;
+                        }
+                    }
+                    families.truncate(keep);
+                }
             }
         }
-        // The pattern set is left empty after each scan, so that a line
+        for &f in families.iter() {
+            if let Some(family) = self.families.get(f as usize) {
+                family.scan(text, patsets, cand);
+            }
+        }
+    }
+}
+
+impl Family {
+    fn scan(&self, text: &str, patsets: &mut [PatternSet], cand: &mut Vec<u32>) {
+        let Some(patset) = patsets.get_mut(self.slot) else {
+            // The scratch space always has a slot per family; if not, run
+            // every rule's own regex rather than miss a match.
+            cand.extend(self.targets.iter().map(|code| code | 1));
+            return;
+        };
+        // The pattern set is left empty after each scan, so that a text
         // without a match touches neither its memory nor its iterator.
         self.regex
             .which_overlapping_matches(&Input::new(text), patset);

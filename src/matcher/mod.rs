@@ -25,17 +25,28 @@
 //!   it a candidate, confirmed by running that regex alone. Case-insensitive
 //!   literals are searched in an ASCII-lower-cased copy of the text (Teddy
 //!   has no case-insensitive mode).
-//! - one multi-pattern regex (`meta::Regex` built from many patterns,
-//!   `MatchKind::All`) over the regexes without a selective literal (no
-//!   literal at all, or only markup like `<thread=` that is on every line),
-//!   its lazy DFA cache sized by its pattern count.
+//! - a regex set over the regexes without a selective literal (no literal
+//!   at all, or only markup like `<thread=` that is on every line): one
+//!   multi-pattern regex (`meta::Regex` built from many patterns,
+//!   `MatchKind::All`) per *family*, its lazy DFA cache sized by its
+//!   pattern count.
 //!
 //! Where a lane has more literals than Teddy takes (64), [`Strategy::Auto`]
-//! puts all of its rules in the multi-pattern regex instead: measured, an
-//! automaton walk over the literals (or several Teddy passes) is slower
-//! than the set's lazy DFA, and every hit would still pay its own regex
-//! run. When every pattern of a set has required literals, however
-//! unselective, a Teddy search for them gates the set. (An ASCII-only twin
+//! puts all of its rules in the regex set instead: measured, an automaton
+//! walk over the literals (or several Teddy passes) is slower than the
+//! set's lazy DFA, and every hit would still pay its own regex run. The set
+//! is gated by literals its patterns require, however unselective: when
+//! they fit one Teddy search together, the set is one family run on lines
+//! with any of them; otherwise rules that share a literal set (`(Failed|
+//! Unable) to … job J0042`, a thousand job numbers) form a family, the
+//! literals are cut shorter until they fit Teddy, and a line runs only the
+//! families whose literals it holds. (One 1,000-pattern automaton never
+//! stopped building states: most of its time went there.) Rules without any
+//! literal form a family run on every line.
+//!
+//! A rule's own regex (to confirm a prefilter candidate, and for captures)
+//! is compiled the first time it is needed: in a large rule set most rules
+//! never need it. (An ASCII-only twin
 //! of the set for ASCII lines was also built and measured: no gain, since
 //! the lazy DFA only builds states for bytes it sees, and its byte classes
 //! blew the set's own prefix prefilter past what Teddy takes; so there is
@@ -56,6 +67,7 @@ mod prop;
 
 use std::fmt;
 use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::{Arc, OnceLock};
 
 use memchr::memmem::Finder;
 use regex_automata::PatternSet;
@@ -186,9 +198,11 @@ struct Scratch {
     patsets: Vec<PatternSet>,
     /// Lower-cased copy of the text for folded prefilters.
     folded: Vec<u8>,
+    /// The regex families a text runs.
+    families: Vec<u32>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct SourceLanes {
     message: Option<Lane>,
     raw: Option<Lane>,
@@ -204,7 +218,7 @@ pub enum Verdict {
 }
 
 /// One compiled `match` or `threshold` line condition.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct LineRule {
     id: RuleId,
     raw: bool,
@@ -217,10 +231,47 @@ struct LineRule {
 }
 
 /// A rule's own text test: what confirms a prefilter candidate.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Text {
     Literals(Box<[Finder<'static>]>),
-    Regex(meta::Regex),
+    /// Shared by the matcher's clones, so that it is compiled once.
+    Regex(Arc<LazyRegex>),
+}
+
+/// A rule's own regex, compiled when first needed: it runs only on lines
+/// that are candidates for the rule and on its hits (for captures), and
+/// in a large rule set most rules never see either. Measured at 1,000
+/// rules: compiling them all was a quarter of the start-up time.
+#[derive(Debug)]
+struct LazyRegex {
+    /// The rule's id, for the report if it cannot be compiled.
+    rule: String,
+    hir: regex_syntax::hir::Hir,
+    /// `None` when it could not be compiled (reported once).
+    compiled: OnceLock<Option<meta::Regex>>,
+}
+
+impl LazyRegex {
+    /// The compiled regex; `None` (reported once) when it cannot be built,
+    /// which rule validation, compiling the same pattern under the same
+    /// limits, rules out.
+    fn get(&self) -> Option<&meta::Regex> {
+        self.compiled
+            .get_or_init(|| {
+                // The one-pass DFA, a table per regex that is large for
+                // Unicode classes such as `\d` (about 150 KB each), is not
+                // worth its memory for a regex that runs this rarely
+                // (measured at 1,000 rules: 262 → 111 MiB at start).
+                meta::Builder::new()
+                    .configure(meta::Config::new().onepass(false))
+                    .build_from_hir(&self.hir)
+                    .inspect_err(|e| {
+                        tracing::error!(rule = %self.rule, error = %e, "a rule's regex cannot be compiled; the rule never matches");
+                    })
+                    .ok()
+            })
+            .as_ref()
+    }
 }
 
 impl Matcher {
@@ -258,17 +309,21 @@ impl Matcher {
                 Pattern::ContainsAny(v) => literals(v),
                 Pattern::Regex(p) => {
                     let hir = regex_syntax::parse(p).map_err(|e| build_err(e.to_string()))?;
-                    // A rule's own regex runs only on candidate lines and
-                    // hits (for its captures): the one-pass DFA, a table per
-                    // regex that is large for Unicode classes such as `\d`
-                    // (about 150 KB each), is not worth its memory
-                    // (measured at 1,000 rules: 262 → 111 MiB at start).
-                    let re = meta::Builder::new()
-                        .configure(meta::Config::new().onepass(false))
-                        .build_from_hir(&hir)
-                        .map_err(|e| build_err(e.to_string()))?;
-                    let required = literal::required(&hir);
-                    (Text::Regex(re), PlannedText::Regex { hir, required })
+                    let re = Arc::new(LazyRegex {
+                        rule: rule.id.clone(),
+                        hir: hir.clone(),
+                        compiled: OnceLock::new(),
+                    });
+                    let candidates = literal::candidates(&hir);
+                    let required = literal::best(&candidates);
+                    (
+                        Text::Regex(re),
+                        PlannedText::Regex {
+                            hir,
+                            required,
+                            candidates,
+                        },
+                    )
                 }
             };
             let dense =
@@ -301,7 +356,6 @@ impl Matcher {
             planned.push(plan);
         }
 
-        let mut slot = 0;
         let mut set_sizes = Vec::new();
         let mut sources = Vec::with_capacity(routes.len());
         for (source_index, route) in routes.iter().enumerate() {
@@ -316,7 +370,7 @@ impl Matcher {
                         text: &planned[d as usize],
                     })
                     .collect();
-                Lane::build(&lane_rules, strategy, &mut slot, &mut set_sizes)
+                Lane::build(&lane_rules, strategy, &mut set_sizes)
                     .map(Some)
                     .map_err(|e| MatcherError::Combine {
                         source_index,
@@ -328,16 +382,10 @@ impl Matcher {
             sources.push(SourceLanes { message, raw });
         }
 
-        let sizes = set_sizes.clone();
-        let create: ScratchFn = Box::new(move || Scratch {
-            cand: Vec::new(),
-            patsets: sizes.iter().map(|&n| PatternSet::new(n)).collect(),
-            folded: Vec::new(),
-        });
         Ok(Matcher {
             rules: compiled,
             sources,
-            scratch: Pool::new(create),
+            scratch: scratch_pool(&set_sizes),
             set_sizes,
         })
     }
@@ -362,12 +410,14 @@ impl Matcher {
             cand,
             patsets,
             folded,
+            families,
         } = &mut *scratch;
         cand.clear();
         let mut lane_scratch = LaneScratch {
             patsets,
             folded,
             cand,
+            families,
         };
         if let Some(lane) = &lanes.message {
             lane.scan(record.message, &mut lane_scratch);
@@ -423,9 +473,11 @@ impl Matcher {
                     .iter()
                     .any(|f| matches!(f, GroupField::Capture(_))) =>
             {
-                let mut caps = re.create_captures();
-                re.captures(text, &mut caps);
-                Some(caps)
+                re.get().map(|re| {
+                    let mut caps = re.create_captures();
+                    re.captures(text, &mut caps);
+                    caps
+                })
             }
             _ => None,
         };
@@ -504,6 +556,15 @@ impl Matcher {
         Some(Verdict::Matched)
     }
 
+    /// Per source: the (gated, ungated) regex families of its message lane.
+    #[cfg(test)]
+    fn families(&self) -> Vec<(usize, usize)> {
+        self.sources
+            .iter()
+            .map(|s| s.message.as_ref().map_or((0, 0), Lane::families))
+            .collect()
+    }
+
     /// Number of line rules compiled.
     pub fn len(&self) -> usize {
         self.rules.len()
@@ -512,6 +573,33 @@ impl Matcher {
     /// True when the rule set has no line rule.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+}
+
+/// A pool of [`Scratch`] spaces for regex sets of these sizes.
+fn scratch_pool(set_sizes: &[usize]) -> Pool<Scratch, ScratchFn> {
+    let sizes = set_sizes.to_vec();
+    let create: ScratchFn = Box::new(move || Scratch {
+        cand: Vec::new(),
+        patsets: sizes.iter().map(|&n| PatternSet::new(n)).collect(),
+        folded: Vec::new(),
+        families: Vec::new(),
+    });
+    Pool::new(create)
+}
+
+/// A clone shares the compiled automata (cheap: no recompilation) and has
+/// caches of its own. Threads that match side by side for long should each
+/// hold a clone: a shared matcher hands its caches out through a pool that
+/// only its first user reaches without a lock.
+impl Clone for Matcher {
+    fn clone(&self) -> Matcher {
+        Matcher {
+            rules: self.rules.clone(),
+            sources: self.sources.clone(),
+            scratch: scratch_pool(&self.set_sizes),
+            set_sizes: self.set_sizes.clone(),
+        }
     }
 }
 
@@ -581,7 +669,7 @@ impl Text {
     fn is_match(&self, text: &str) -> bool {
         match self {
             Text::Literals(finders) => finders.iter().any(|f| f.find(text.as_bytes()).is_some()),
-            Text::Regex(re) => re.is_match(text),
+            Text::Regex(re) => re.get().is_some_and(|re| re.is_match(text)),
         }
     }
 }

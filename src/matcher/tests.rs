@@ -470,3 +470,77 @@ fn many_literals_give_the_same_answers_as_few() {
         }
     }
 }
+
+#[test]
+fn rule_families_give_the_same_answers_as_one_rule_at_a_time() {
+    // Rules written alike (a shared shape, one id each), a long tail whose
+    // only literals are short and their own, a case-insensitive family and
+    // rules without any literal: too many literals for one gate, so the
+    // set splits into families gated by shared (and cut) literals.
+    let mut rules = Vec::new();
+    for k in 0..150 {
+        rules.push(rule(
+            &format!("copy{k}"),
+            regex(&format!(
+                r"(?P<verb>Failed|Unable) to (?:copy|send) package (?P<pkg>[A-Z]{{2}}\d{{6}}) for job J{k:04}\b"
+            )),
+            |_| {},
+        ));
+        rules.push(rule(
+            &format!("connect{k}"),
+            regex(&format!(
+                r"Failed to connect to site server \\\\[A-Z0-9]+ for site Q{k:03}\b"
+            )),
+            |_| {},
+        ));
+        rules.push(rule(
+            &format!("tail{k}"),
+            regex(&format!(r"[A-Z]{{2}}\d{{6}} \d+/\d+ [a-z]+_{k}\b")),
+            |_| {},
+        ));
+        if k % 3 == 0 {
+            rules.push(rule(
+                &format!("backup{k}"),
+                regex(&format!(r"(?i)backup of site B{k:03} (?:completed|failed)")),
+                |_| {},
+            ));
+        }
+    }
+    rules.push(rule("digits", regex(r"^\d+$"), |_| {}));
+    rules.push(rule("shape", regex(r"\b[a-z]{3}\d{2}\b"), |_| {}));
+    let set = set_of(rules);
+    let naive = super::prop::Naive::new(&set);
+    let matcher = Matcher::new(&set).unwrap();
+    let (gated, ungated) = matcher.families()[0];
+    assert!(gated > 3, "the set should split into families: {gated}");
+    assert_eq!(ungated, 1, "the rules without a literal run on every line");
+    let texts = [
+        "Failed to copy package PS100042 for job J0042",
+        "Unable to send package PS100042 for job J0149 and J0150",
+        "Failed to copy package ps100042 for job J0042",
+        "Failed to connect to site server \\\\SRV01 for site Q007",
+        "Failed to connect to site server \\\\srv01 for site Q007",
+        "CS123456 3/7 block_5",
+        "CS123456 3/7 block_15 and NY000001 1/1 part_149",
+        "CS123456 3/7 block_1500",
+        "BACKUP OF SITE B003 COMPLETED",
+        "backup of site b004 failed",
+        "12345",
+        "see abc12 here",
+        "Failed to",
+        "nothing at all",
+    ];
+    let clone = matcher.clone();
+    let mut hits = 0;
+    for text in texts {
+        let rec = sms(text);
+        let want = naive.find(SourceId(0), &rec);
+        hits += want.len();
+        for m in [&matcher, &clone] {
+            let mut got = Vec::new();
+            m.find(SourceId(0), &rec, &mut got);
+            assert_eq!(got, want, "{text}");
+        }
+    }
+    assert!(hits >= 10, "the texts should hit many rules: {hits}");
+}

@@ -114,20 +114,94 @@ pub fn assign_sources(
     Ok(out)
 }
 
-/// Records parsed ahead per file, in batches (the parse thread's lead).
-const PARSED_AHEAD: usize = 2;
+/// Batches parsed ahead per file (the parse thread's lead over the merge).
+const PARSED_AHEAD: usize = 4;
+/// Most match workers, whatever the machine.
+const MAX_WORKERS: usize = 8;
+
+/// A batch of parsed records of one file and, once matched, the rules each
+/// record matched.
+#[derive(Debug, Default)]
+struct Parsed {
+    records: RecordBatch,
+    /// The matching rules of every record, record after record.
+    found: Vec<RuleId>,
+    /// Per record: where its rules end in `found`.
+    ends: Vec<u32>,
+}
+
+impl Parsed {
+    /// The records with the rules each matched.
+    fn iter(&self) -> impl Iterator<Item = (crate::event::Record<'_>, &[RuleId])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        self.records
+            .iter()
+            .zip(starts.zip(self.ends.iter().copied()))
+            .map(|(r, (a, b))| (r, self.found.get(a as usize..b as usize).unwrap_or(&[])))
+    }
+}
+
+/// Work for the match pool: a batch of `source`, matched and sent back on
+/// `reply` (a channel of its own, so each file gets its batches in order).
+struct Job {
+    parsed: Parsed,
+    source: SourceId,
+    reply: Sender<Parsed>,
+}
+
+/// The match stage: worker threads, one per core, each with its own clone of
+/// the matcher, match batches from every file's parse thread. Parsing and
+/// the merge take a core's share too, but matching is what grows with the
+/// rules (at 1,000 rules about ten times the parse), so it gets every core.
+struct MatchPool {
+    jobs: Sender<Job>,
+}
+
+impl MatchPool {
+    fn start(matcher: &Matcher) -> Result<MatchPool, PipelineError> {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(MAX_WORKERS);
+        let (jobs, queue) = bounded::<Job>(2 * workers);
+        for _ in 0..workers {
+            let matcher = matcher.clone();
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name("match".into())
+                .spawn(move || {
+                    for mut job in queue {
+                        let Parsed {
+                            records,
+                            found,
+                            ends,
+                        } = &mut job.parsed;
+                        found.clear();
+                        ends.clear();
+                        for record in records.iter() {
+                            matcher.find(job.source, &record, found);
+                            ends.push(u32::try_from(found.len()).unwrap_or(u32::MAX));
+                        }
+                        let _ = job.reply.send(job.parsed);
+                    }
+                })
+                .map_err(|_| PipelineError::Thread("match"))?;
+        }
+        Ok(MatchPool { jobs })
+    }
+}
 
 /// One file being replayed. Its bytes are read, decoded and parsed on a
-/// thread of its own (the parse stage), which hands over batches of
-/// records; matching (ingest) runs on the merging thread, so the two stages
-/// use two cores.
+/// thread of its own (the parse stage), which hands batches of records to
+/// the [`MatchPool`]; the merging thread takes them back matched, in file
+/// order, and turns them into inputs (ingest).
 struct Cursor {
     source: SourceId,
     key: FileKey,
     path: Arc<str>,
-    batches: Receiver<Result<RecordBatch, PipelineError>>,
+    /// Per parsed batch, in file order: where it comes back matched.
+    batches: Receiver<Result<Receiver<Parsed>, PipelineError>>,
     /// Spent batches go back to the parse thread (their buffers are reused).
-    spent: Sender<RecordBatch>,
+    spent: Sender<Parsed>,
     queue: VecDeque<Input>,
     eof: bool,
     /// Time of the previous record (for records without one).
@@ -137,7 +211,7 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn open(rules: &RuleSet, f: &ReplayFile) -> Result<Cursor, PipelineError> {
+    fn open(rules: &RuleSet, f: &ReplayFile, pool: &MatchPool) -> Result<Cursor, PipelineError> {
         let err = |source| PipelineError::Read {
             path: f.path.display().to_string(),
             source,
@@ -158,9 +232,18 @@ impl Cursor {
         let (tx, batches) = bounded(PARSED_AHEAD);
         let (spent, returned) = bounded(PARSED_AHEAD + 2);
         let thread_path = Arc::clone(&path);
+        let (jobs, source) = (pool.jobs.clone(), f.source);
         std::thread::Builder::new()
             .name("parse".into())
-            .spawn(move || parse_file(file, &thread_path, parser, &tx, &returned))
+            .spawn(move || {
+                let stage = ParseStage {
+                    source,
+                    batches: tx,
+                    spent: returned,
+                    jobs,
+                };
+                stage.run(file, &thread_path, parser);
+            })
             .map_err(|_| PipelineError::Thread("parse"))?;
         Ok(Cursor {
             source: f.source,
@@ -179,19 +262,22 @@ impl Cursor {
     fn fill(&mut self, ingest: &mut Ingest) -> Result<(), PipelineError> {
         let mut inputs = Vec::new();
         while self.queue.is_empty() && !self.eof {
-            let batch = match self.batches.recv() {
-                Ok(batch) => batch?,
+            let matched = match self.batches.recv() {
+                Ok(matched) => matched?,
                 Err(_) => {
                     self.eof = true;
                     break;
                 }
             };
-            for record in batch.iter() {
-                self.last_time = ingest.record(
+            // The pool drops a job only when its workers are gone.
+            let batch = matched.recv().map_err(|_| PipelineError::Thread("match"))?;
+            for (record, found) in batch.iter() {
+                self.last_time = ingest.record_matched(
                     self.source,
                     self.key,
                     &self.path,
                     &record,
+                    found,
                     self.last_time,
                     None,
                     &mut inputs,
@@ -205,62 +291,76 @@ impl Cursor {
     }
 }
 
-/// The parse stage of one file: reads it start to end, sends its records in
-/// batches of about one read each. Ends when the file does, on a read error
-/// (sent), or when the merge stops listening.
-fn parse_file(
-    mut file: File,
-    path: &str,
-    mut parser: RecordParser,
-    tx: &Sender<Result<RecordBatch, PipelineError>>,
-    spent: &Receiver<RecordBatch>,
-) {
-    let mut buf = vec![0u8; CHUNK];
-    let mut lines: Option<LineBuffer> = None;
-    let mut decoder = Decoder::new(Encoding::Utf8);
-    let mut eof = false;
-    while !eof {
-        let n = match file.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                let _ = tx.send(Err(PipelineError::Read {
-                    path: path.to_owned(),
-                    source,
-                }));
+/// The parse stage of one file: reads it start to end and hands its records
+/// to the match pool in batches of about one read each, sending the merge
+/// where each batch will come back, in order. Ends when the file does, on a
+/// read error (sent), or when the merge stops listening.
+struct ParseStage {
+    source: SourceId,
+    batches: Sender<Result<Receiver<Parsed>, PipelineError>>,
+    spent: Receiver<Parsed>,
+    jobs: Sender<Job>,
+}
+
+impl ParseStage {
+    fn run(&self, mut file: File, path: &str, mut parser: RecordParser) {
+        let mut buf = vec![0u8; CHUNK];
+        let mut lines: Option<LineBuffer> = None;
+        let mut decoder = Decoder::new(Encoding::Utf8);
+        let mut eof = false;
+        while !eof {
+            let n = match file.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    let _ = self.batches.send(Err(PipelineError::Read {
+                        path: path.to_owned(),
+                        source,
+                    }));
+                    return;
+                }
+            };
+            eof = n == 0;
+            let lines = match &mut lines {
+                Some(lines) => {
+                    lines.extend(&buf[..n]);
+                    lines
+                }
+                None => {
+                    // The encoding is sniffed from the first read (a BOM is at
+                    // most 3 bytes; a shorter first read is the whole file).
+                    let (encoding, bom) = Encoding::sniff(&buf[..n]);
+                    decoder = Decoder::new(encoding);
+                    let mut first = LineBuffer::new(encoding, bom as u64, 1 << 20);
+                    first.extend(&buf[bom..n]);
+                    lines.insert(first)
+                }
+            };
+            let mut parsed = self.spent.try_recv().unwrap_or_default();
+            let batch = &mut parsed.records;
+            batch.clear();
+            let mut sink = |record: &crate::event::Record<'_>| batch.push(record);
+            let mut on_line = |raw: crate::parse::lines::RawLine<'_>| {
+                let text = decoder.decode(raw.bytes);
+                parser.push_line(text, raw.offset, raw.cut, &mut sink);
+            };
+            lines.drain_lines(&mut on_line);
+            if eof {
+                lines.flush_partial(&mut on_line);
+                parser.flush(&mut sink);
+            }
+            if parsed.records.is_empty() {
+                continue;
+            }
+            let (reply, matched) = bounded(1);
+            let job = Job {
+                parsed,
+                source: self.source,
+                reply,
+            };
+            if self.batches.send(Ok(matched)).is_err() || self.jobs.send(job).is_err() {
                 return;
             }
-        };
-        eof = n == 0;
-        let lines = match &mut lines {
-            Some(lines) => {
-                lines.extend(&buf[..n]);
-                lines
-            }
-            None => {
-                // The encoding is sniffed from the first read (a BOM is at
-                // most 3 bytes; a shorter first read is the whole file).
-                let (encoding, bom) = Encoding::sniff(&buf[..n]);
-                decoder = Decoder::new(encoding);
-                let mut first = LineBuffer::new(encoding, bom as u64, 1 << 20);
-                first.extend(&buf[bom..n]);
-                lines.insert(first)
-            }
-        };
-        let mut batch = spent.try_recv().unwrap_or_default();
-        batch.clear();
-        let mut sink = |record: &crate::event::Record<'_>| batch.push(record);
-        let mut on_line = |raw: crate::parse::lines::RawLine<'_>| {
-            let text = decoder.decode(raw.bytes);
-            parser.push_line(text, raw.offset, raw.cut, &mut sink);
-        };
-        lines.drain_lines(&mut on_line);
-        if eof {
-            lines.flush_partial(&mut on_line);
-            parser.flush(&mut sink);
-        }
-        if !batch.is_empty() && tx.send(Ok(batch)).is_err() {
-            return;
         }
     }
 }
@@ -278,11 +378,15 @@ pub fn run(
     explain: Option<(RuleId, NoteObserver)>,
 ) -> Result<ReplayReport, PipelineError> {
     let matcher = Matcher::new(&rules)?;
+    let pool = MatchPool::start(&matcher)?;
     let mut ingest = Ingest::new(Arc::clone(&rules), matcher, ctx.host.clone());
     let mut cursors = files
         .iter()
-        .map(|f| Cursor::open(&rules, f))
+        .map(|f| Cursor::open(&rules, f, &pool))
         .collect::<Result<Vec<_>, _>>()?;
+    // The workers stop once every parse thread (holding the other senders)
+    // has finished.
+    drop(pool);
     let (tx, rx) = bounded::<Batch>(CHANNEL_DEPTH);
     let mut engine = Engine::new(Arc::clone(&rules), ctx, Options::default(), outputs, clock);
     if let Some((rule, observer)) = explain {
