@@ -397,6 +397,21 @@ impl Tailer {
         self.stats.files_parked = self.files.iter().filter(|f| f.is_parked()).count() as u64;
     }
 
+    /// [`Tailer::poll`] for the followed files whose name (ASCII case
+    /// folded) is in `names`, as file notifications report them.
+    pub fn poll_named(&mut self, names: &HashSet<std::ffi::OsString>, now: Timestamp) {
+        let grace = self.options.rotated_grace;
+        for f in &mut self.files {
+            let named = std::path::Path::new(&*f.path)
+                .file_name()
+                .is_some_and(|n| names.contains(&n.to_ascii_lowercase()));
+            if named {
+                f.check(now, grace, &mut self.stats);
+            }
+        }
+        self.update_counts();
+    }
+
     /// Checks the files already followed (size, rotation, deletion, the
     /// grace period of rotated files) without looking for new files: a
     /// cheaper check for a short poll interval between rescans. Indices from

@@ -3,26 +3,76 @@
 //!
 //! Owns the `notify` watcher. Any event that may mean new data (a file
 //! created, written, renamed or removed), error or queue overflow sends one
-//! `()` on the wake channel without blocking; what changed is not reported
-//! and not needed, because the tailer's rescan and the handle checks look at
-//! the files themselves. Does not choose the roots: the caller passes the
-//! site root or the nearest existing ancestors of the watched folders.
+//! `()` on the wake channel without blocking, and notes what changed in
+//! [`Changes`]: the names of files whose content changed, or "anything"
+//! for every other event (a file created, renamed, removed; an error; a
+//! queue overflow; too many names). The reader then checks just the files
+//! named (a write to one log among 500 costs one `stat`, not a rescan of
+//! every folder and file) or rescans everything. Does not choose the roots:
+//! the caller passes the site root or the nearest existing ancestors of the
+//! watched folders.
 //!
 //! Access events (a file or folder opened, read, closed) never wake: the
 //! agent's own reads and folder listings cause them, and waking on them
 //! made every rescan cause the next one (a busy loop: with 200 followed
 //! files an idle debug agent used a fifth of a core).
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crossbeam_channel::Sender;
 use notify::{RecursiveMode, Watcher};
+
+/// Names noted before the changes count as "anything" (a burst of writes to
+/// many files is cheaper to meet with one rescan).
+const MAX_NAMES: usize = 256;
+
+/// What the notifications said since [`Watch::take`] was last called.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Something happened that calls for a full rescan.
+    pub anything: bool,
+    /// File names (ASCII-lower-cased, as path matching is case-insensitive)
+    /// whose content or metadata changed.
+    pub names: HashSet<OsString>,
+}
+
+impl Changes {
+    /// Notes one event.
+    fn note(&mut self, event: &notify::Result<notify::Event>) {
+        use notify::EventKind;
+        use notify::event::ModifyKind;
+        match event {
+            Ok(e)
+                if matches!(
+                    e.kind,
+                    EventKind::Modify(
+                        ModifyKind::Data(_) | ModifyKind::Metadata(_) | ModifyKind::Any
+                    )
+                ) && !e.paths.is_empty() =>
+            {
+                for p in &e.paths {
+                    match p.file_name() {
+                        Some(name) if self.names.len() < MAX_NAMES => {
+                            self.names.insert(name.to_ascii_lowercase());
+                        }
+                        _ => self.anything = true,
+                    }
+                }
+            }
+            _ => self.anything = true,
+        }
+    }
+}
 
 /// Keeps a notification watcher alive; dropping it stops the notifications.
 #[derive(Debug)]
 pub struct Watch {
     _watcher: Option<notify::RecommendedWatcher>,
     roots: Vec<PathBuf>,
+    changes: Arc<Mutex<Changes>>,
 }
 
 impl Watch {
@@ -32,6 +82,8 @@ impl Watch {
     /// warning and returns a watch that never wakes: the periodic check still
     /// covers everything.
     pub fn new(roots: Vec<PathBuf>, wake: Sender<()>) -> Watch {
+        let changes = Arc::new(Mutex::new(Changes::default()));
+        let noted = Arc::clone(&changes);
         let handler = move |event: notify::Result<notify::Event>| {
             match &event {
                 Ok(e) if !wakes(&e.kind) => return,
@@ -40,6 +92,10 @@ impl Watch {
                 // follows is the ground truth.
                 Err(e) => tracing::debug!(error = %e, "file notification error"),
             }
+            noted
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .note(&event);
             let _ = wake.try_send(());
         };
         let mut watcher = match notify::recommended_watcher(handler) {
@@ -49,6 +105,7 @@ impl Watch {
                 return Watch {
                     _watcher: None,
                     roots: Vec::new(),
+                    changes,
                 };
             }
         };
@@ -66,7 +123,13 @@ impl Watch {
         Watch {
             _watcher: Some(watcher),
             roots: watched,
+            changes,
         }
+    }
+
+    /// What changed since the last call (and forgets it).
+    pub fn take(&self) -> Changes {
+        std::mem::take(&mut *self.changes.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The roots actually being watched.
@@ -97,6 +160,26 @@ mod tests {
         // Blocks until the wake-up arrives; the deadline only bounds a broken run.
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(()));
         drop(watch);
+    }
+
+    #[test]
+    fn a_write_names_its_file_and_anything_else_asks_for_a_rescan() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("Despool.LOG");
+        std::fs::write(&log, b"line\n").unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let watch = Watch::new(vec![dir.path().to_path_buf()], tx);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        std::io::Write::write_all(&mut f, b"more\n").unwrap();
+        // Blocks until the wake-up arrives; the deadline only bounds a broken run.
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(()));
+        let changes = watch.take();
+        assert!(!changes.anything, "{changes:?}");
+        assert!(changes.names.contains(&OsString::from("despool.log")));
+        assert_eq!(watch.take(), Changes::default());
+        std::fs::write(dir.path().join("new.log"), b"x\n").unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(()));
+        assert!(watch.take().anything, "a file created calls for a rescan");
     }
 
     #[test]
