@@ -159,12 +159,6 @@ impl Ingest {
         &self.rules
     }
 
-    /// The matcher (for [`Ingest::record_matched`]'s callers, which match
-    /// on threads of their own with clones of it).
-    pub fn matcher(&self) -> &Matcher {
-        &self.matcher
-    }
-
     /// Handles one record of `source` read from file `file` at `path`.
     /// `read_time` is the record's time when it has no timestamp of its own;
     /// `wall` (live mode only) enables the clock-skew checks. Appends inputs

@@ -718,43 +718,42 @@ impl RegexSet {
         cand: &mut Vec<u32>,
     ) {
         families.clear();
-        families.extend_from_slice(&self.ungated);
-        if !matches!(self.gate, SetGate::None) {
-            let haystack = if self.gate_folded {
-                fold_into(text, folded)
-            } else {
-                text.as_bytes()
-            };
-            match &self.gate {
-                SetGate::None => {}
-                // A failed search (cannot happen: unanchored) runs the family.
-                SetGate::One(gate) => {
-                    if !matches!(gate.find(haystack), Ok(None)) {
-                        families.push(0);
-                    }
-                }
-                SetGate::Many(automata) => {
-                    let before = families.len();
-                    if automata.scan(haystack, families).is_err() {
-                        families.truncate(before);
-                        families.extend(0..self.families.len() as u32 - self.ungated.len() as u32);
-                    }
-                    families[before..].sort_unstable();
-                    let mut keep = before;
-                    for i in before..families.len() {
-                        if keep == before || families[keep - 1] != families[i] {
-                            families[keep] = families[i];
-                            keep += 1;
-                        }
-                    }
-                    families.truncate(keep);
+        // A failed search (cannot happen: unanchored) runs every family.
+        match &self.gate {
+            SetGate::None => {}
+            SetGate::One(gate) => {
+                if !matches!(gate.find(self.gate_text(text, folded)), Ok(None)) {
+                    families.push(0);
                 }
             }
+            SetGate::Many(automata) => {
+                if automata
+                    .scan(self.gate_text(text, folded), families)
+                    .is_err()
+                {
+                    families.extend(0..(self.families.len() - self.ungated.len()) as u32);
+                }
+                families.sort_unstable();
+                families.dedup();
+            }
         }
+        families.extend_from_slice(&self.ungated);
         for &f in families.iter() {
             if let Some(family) = self.families.get(f as usize) {
                 family.scan(text, patsets, cand);
             }
+        }
+    }
+}
+
+impl RegexSet {
+    /// The text the gate searches: lower-cased into `folded` when its
+    /// literals are.
+    fn gate_text<'t>(&self, text: &'t str, folded: &'t mut Vec<u8>) -> &'t [u8] {
+        if self.gate_folded {
+            fold_into(text, folded)
+        } else {
+            text.as_bytes()
         }
     }
 }

@@ -496,7 +496,6 @@ impl Reader {
                     }
                 }
             } else if since_poll.elapsed() >= self.poll {
-                // (Covers the files named below too.)
                 // Between folder rescans, check the files already followed,
                 // once per poll interval: while files are busy the loop
                 // turns once per read, and checking every followed file each
@@ -506,7 +505,8 @@ impl Reader {
                 self.tailer.poll(now);
                 since_poll = Stopwatch::start();
             } else if !changes.names.is_empty() {
-                // Files written to: check just those (with 500 followed
+                // Files written to (and not checked just above with all
+                // the others): check just those (with 500 followed
                 // files, a rescan per write was a core's worth of `stat`s
                 // and folder listings at 10,000 lines/s).
                 self.tailer.poll_named(&changes.names, now);
