@@ -134,7 +134,28 @@ struct Automata {
 #[derive(Clone, Debug)]
 enum Leftmost {
     Teddy(aho_corasick::packed::Searcher),
+    /// Two Teddy searchers, one for the literals shorter than
+    /// [`TEDDY_LONG`] bytes and one for the others: Teddy fingerprints
+    /// the first bytes of each literal, as many as its shortest literal
+    /// has (at most four), so one two-byte literal among long ones turns
+    /// every common letter pair into a candidate to verify.
+    Split {
+        long: aho_corasick::packed::Searcher,
+        short: aho_corasick::packed::Searcher,
+    },
     Automaton(AhoCorasick),
+}
+
+/// Literals at least this long get Teddy's longest fingerprint.
+const TEDDY_LONG: usize = 4;
+
+/// A leftmost-first Teddy searcher over `patterns`, if one can be built.
+fn teddy<P: AsRef<[u8]>>(patterns: &[P]) -> Option<aho_corasick::packed::Searcher> {
+    aho_corasick::packed::Config::new()
+        .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+        .builder()
+        .extend(patterns)
+        .build()
 }
 
 impl Leftmost {
@@ -142,14 +163,20 @@ impl Leftmost {
         patterns: &[P],
         kind: Option<AhoCorasickKind>,
     ) -> Result<Leftmost, LaneError> {
-        if patterns.len() <= TEDDY_PATTERNS
-            && let Some(teddy) = aho_corasick::packed::Config::new()
-                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
-                .builder()
-                .extend(patterns)
-                .build()
-        {
-            return Ok(Leftmost::Teddy(teddy));
+        if patterns.len() <= TEDDY_PATTERNS {
+            let (short, long): (Vec<&[u8]>, Vec<&[u8]>) = patterns
+                .iter()
+                .map(AsRef::as_ref)
+                .partition(|p| p.len() < TEDDY_LONG);
+            if !short.is_empty()
+                && !long.is_empty()
+                && let (Some(long), Some(short)) = (teddy(&long), teddy(&short))
+            {
+                return Ok(Leftmost::Split { long, short });
+            }
+            if let Some(teddy) = teddy(patterns) {
+                return Ok(Leftmost::Teddy(teddy));
+            }
         }
         AhoCorasick::builder()
             .match_kind(AcMatchKind::LeftmostFirst)
@@ -163,6 +190,18 @@ impl Leftmost {
     fn find(&self, haystack: &[u8]) -> Result<Option<usize>, aho_corasick::MatchError> {
         match self {
             Leftmost::Teddy(t) => Ok(t.find(haystack).map(|m| m.start())),
+            Leftmost::Split { long, short } => {
+                // A short literal that starts after the long one's start
+                // is not leftmost: search only up to it (and the few bytes
+                // a short literal spans).
+                let long = long.find(haystack).map(|m| m.start());
+                let end = long.map_or(haystack.len(), |at| (at + TEDDY_LONG).min(haystack.len()));
+                let short = short.find(&haystack[..end]).map(|m| m.start());
+                Ok(match (long, short) {
+                    (Some(l), Some(s)) => Some(l.min(s)),
+                    (l, s) => l.or(s),
+                })
+            }
             Leftmost::Automaton(a) => Ok(a.try_find(haystack)?.map(|m| m.start())),
         }
     }
@@ -786,5 +825,34 @@ impl Family {
             }
         }
         patset.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Long and short literals in two Teddy searchers find the same
+        /// leftmost start as a naive search (alphabet small, so that hits,
+        /// overlaps and literals sharing a start are common).
+        #[test]
+        fn split_teddy_finds_the_leftmost_literal(
+            long in proptest::collection::vec("[ab_ ]{4,9}", 1..20),
+            short in proptest::collection::vec("[ab_ ]{1,3}", 1..12),
+            haystack in "[ab_ c]{0,120}",
+        ) {
+            let patterns: Vec<&str> = long.iter().chain(&short).map(String::as_str).collect();
+            let gate = Leftmost::build(&patterns, None).unwrap();
+            let split = matches!(gate, Leftmost::Split { .. });
+            let naive = patterns.iter().filter_map(|p| haystack.find(p)).min();
+            proptest::prop_assert_eq!(gate.find(haystack.as_bytes()).unwrap(), naive);
+            // Teddy needs SSSE3 or AVX2; on such a CPU the split is used.
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("ssse3") {
+                proptest::prop_assert!(split);
+            }
+            let _ = split;
+        }
     }
 }

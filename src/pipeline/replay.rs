@@ -28,7 +28,7 @@ use crate::output::Output;
 use crate::parse::RecordParser;
 use crate::parse::encoding::{Decoder, Encoding};
 use crate::parse::lines::LineBuffer;
-use crate::rule::RuleSet;
+use crate::rule::{Format, RuleSet};
 use crate::source::path::{Listing, PathPattern, Want};
 use crate::time::{Clock, Timestamp};
 
@@ -119,11 +119,17 @@ const PARSED_AHEAD: usize = 4;
 /// Most match workers, whatever the machine.
 const MAX_WORKERS: usize = 8;
 
-/// A batch of parsed records of one file and, once matched, the rules each
-/// record matched.
+/// A batch of records of one file and, once matched, the rules each record
+/// matched. The records are parsed by the parse stage, or, for a file whose
+/// records are single lines of UTF-8 (`sms`, `plain`, `auto` once it has
+/// decided one of those), only framed there and parsed by the match worker:
+/// parsing is half the work at few rules, and a file's lines then parse on
+/// every core.
 #[derive(Debug, Default)]
 struct Parsed {
     records: RecordBatch,
+    /// Lines framed for the worker to parse, when `records` is empty.
+    lines: LineBlock,
     /// The matching rules of every record, record after record.
     found: Vec<RuleId>,
     /// Per record: where its rules end in `found`.
@@ -141,12 +147,84 @@ impl Parsed {
     }
 }
 
+/// Physical lines (UTF-8 bytes, line ends removed) waiting to be parsed.
+#[derive(Debug, Default)]
+struct LineBlock {
+    bytes: Vec<u8>,
+    /// Per line: its end in `bytes`, its file offset, whether it was cut.
+    lines: Vec<(usize, u64, bool)>,
+}
+
+impl LineBlock {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.lines.clear();
+    }
+
+    fn push(&mut self, line: &crate::parse::lines::RawLine<'_>) {
+        self.bytes.extend_from_slice(line.bytes);
+        self.lines.push((self.bytes.len(), line.offset, line.cut));
+    }
+}
+
 /// Work for the match pool: a batch of `source`, matched and sent back on
 /// `reply` (a channel of its own, so each file gets its batches in order).
+/// `format` is set when the batch holds [`LineBlock`] lines to parse first.
 struct Job {
     parsed: Parsed,
     source: SourceId,
+    format: Option<Format>,
     reply: Sender<Parsed>,
+}
+
+/// A match worker's parsers, one per source and format (a parser keeps the
+/// last timestamp's minute, which consecutive lines of a file share).
+struct Parsers {
+    rules: Arc<RuleSet>,
+    parsers: Vec<(SourceId, Format, RecordParser)>,
+    decoder: Decoder,
+}
+
+impl Parsers {
+    /// Parses `block`'s lines of `source` into `records`.
+    fn parse(
+        &mut self,
+        source: SourceId,
+        format: Format,
+        block: &LineBlock,
+        records: &mut RecordBatch,
+    ) {
+        let at = match self
+            .parsers
+            .iter()
+            .position(|(s, f, _)| *s == source && *f == format)
+        {
+            Some(at) => at,
+            None => {
+                let timezone = self.rules.sources[source.index()].timezone.clone();
+                self.parsers
+                    .push((source, format, RecordParser::new(format, timezone)));
+                self.parsers.len() - 1
+            }
+        };
+        let parser = &mut self.parsers[at].2;
+        let mut sink = |record: &crate::event::Record<'_>| records.push(record);
+        // One UTF-8 check for the block instead of one per line; a line
+        // whose ends are not character boundaries of the block's text (or
+        // a block that is not UTF-8) is decoded on its own.
+        let text = simdutf8::basic::from_utf8(&block.bytes).ok();
+        let mut start = 0;
+        for &(end, offset, cut) in &block.lines {
+            let line = match text.and_then(|t| t.get(start..end)) {
+                Some(line) => line,
+                None => self
+                    .decoder
+                    .decode(block.bytes.get(start..end).unwrap_or_default()),
+            };
+            parser.push_line(line, offset, cut, &mut sink);
+            start = end;
+        }
+    }
 }
 
 /// The match stage: worker threads, one per core, each with its own clone of
@@ -159,7 +237,7 @@ struct MatchPool {
 }
 
 impl MatchPool {
-    fn start(matcher: &Matcher) -> Result<MatchPool, PipelineError> {
+    fn start(rules: &Arc<RuleSet>, matcher: &Matcher) -> Result<MatchPool, PipelineError> {
         let workers = std::thread::available_parallelism()
             .map_or(1, std::num::NonZeroUsize::get)
             .min(MAX_WORKERS);
@@ -167,15 +245,25 @@ impl MatchPool {
         for _ in 0..workers {
             let matcher = matcher.clone();
             let queue = queue.clone();
+            let mut parsers = Parsers {
+                rules: Arc::clone(rules),
+                parsers: Vec::new(),
+                decoder: Decoder::new(Encoding::Utf8),
+            };
             std::thread::Builder::new()
                 .name("match".into())
                 .spawn(move || {
                     for mut job in queue {
                         let Parsed {
                             records,
+                            lines,
                             found,
                             ends,
                         } = &mut job.parsed;
+                        if let Some(format) = job.format {
+                            records.clear();
+                            parsers.parse(job.source, format, lines, records);
+                        }
                         found.clear();
                         ends.clear();
                         for record in records.iter() {
@@ -338,25 +426,42 @@ impl ParseStage {
                 }
             };
             let mut parsed = self.spent.try_recv().unwrap_or_default();
-            let batch = &mut parsed.records;
-            batch.clear();
-            let mut sink = |record: &crate::event::Record<'_>| batch.push(record);
-            let mut on_line = |raw: crate::parse::lines::RawLine<'_>| {
-                let text = decoder.decode(raw.bytes);
-                parser.push_line(text, raw.offset, raw.cut, &mut sink);
+            parsed.records.clear();
+            parsed.lines.clear();
+            // Lines whose records are the lines themselves, in UTF-8, are
+            // parsed by the match worker (see `Parsed`).
+            let format = match parser.format() {
+                f @ (Format::Sms | Format::Plain) if decoder.encoding() == Encoding::Utf8 => {
+                    Some(f)
+                }
+                _ => None,
+            };
+            let Parsed {
+                records,
+                lines: block,
+                ..
+            } = &mut parsed;
+            let mut sink = |record: &crate::event::Record<'_>| records.push(record);
+            let mut on_line = |raw: crate::parse::lines::RawLine<'_>| match format {
+                Some(_) => block.push(&raw),
+                None => {
+                    let text = decoder.decode(raw.bytes);
+                    parser.push_line(text, raw.offset, raw.cut, &mut sink);
+                }
             };
             lines.drain_lines(&mut on_line);
             if eof {
                 lines.flush_partial(&mut on_line);
                 parser.flush(&mut sink);
             }
-            if parsed.records.is_empty() {
+            if parsed.records.is_empty() && parsed.lines.lines.is_empty() {
                 continue;
             }
             let (reply, matched) = bounded(1);
             let job = Job {
                 parsed,
                 source: self.source,
+                format,
                 reply,
             };
             if self.batches.send(Ok(matched)).is_err() || self.jobs.send(job).is_err() {
@@ -379,7 +484,7 @@ pub fn run(
     explain: Option<(RuleId, NoteObserver)>,
 ) -> Result<ReplayReport, PipelineError> {
     let matcher = Matcher::new(&rules)?;
-    let pool = MatchPool::start(&matcher)?;
+    let pool = MatchPool::start(&rules, &matcher)?;
     let mut ingest = Ingest::new(Arc::clone(&rules), matcher, ctx.host.clone());
     let mut cursors = files
         .iter()
@@ -489,4 +594,119 @@ pub fn site_files(rules: &RuleSet, site: &Path) -> Vec<ReplayFile> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::{RuleText, compile};
+
+    /// The records of `bytes` (of a file with the rules' only source) as
+    /// replay hands them to ingest: (offset, raw, message, component,
+    /// thread, time, cut).
+    type Seen = (
+        u64,
+        String,
+        String,
+        Option<String>,
+        Option<u32>,
+        Option<i64>,
+        bool,
+    );
+
+    fn seen(r: &crate::event::Record<'_>) -> Seen {
+        (
+            r.offset,
+            r.raw.to_owned(),
+            r.message.to_owned(),
+            r.component.map(str::to_owned),
+            r.thread,
+            r.time.map(Timestamp::as_unix_nanos),
+            r.cut,
+        )
+    }
+
+    fn replayed(format: &str, bytes: &[u8]) -> Vec<Seen> {
+        let text = format!(
+            "schema = 1\n[[source]]\nid = \"s\"\npath = 'x.log'\nformat = \"{format}\"\ntimezone = \"utc\"\n\
+             [[match]]\nid = \"m\"\nsource = \"s\"\ncontains = \"NEEDLE\"\n"
+        );
+        let rules = Arc::new(
+            compile(&[RuleText {
+                path: "r.toml".into(),
+                text,
+            }])
+            .unwrap(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        std::fs::write(&path, bytes).unwrap();
+        let pool = MatchPool::start(&rules, &Matcher::new(&rules).unwrap()).unwrap();
+        let file = ReplayFile {
+            path,
+            source: SourceId(0),
+        };
+        let cursor = Cursor::open(&rules, &file, &pool).unwrap();
+        drop(pool);
+        let mut out = Vec::new();
+        for matched in cursor.batches.iter() {
+            let batch = matched.unwrap().recv().unwrap();
+            for (record, found) in batch.iter() {
+                assert_eq!(found.is_empty(), !record.message.contains("NEEDLE"));
+                out.push(seen(&record));
+            }
+        }
+        out
+    }
+
+    /// What one parser on one thread makes of `bytes`.
+    fn sequential(format: Format, bytes: &[u8]) -> Vec<Seen> {
+        let (encoding, bom) = Encoding::sniff(bytes);
+        let mut lines = LineBuffer::new(encoding, bom as u64, 1 << 20);
+        let mut decoder = Decoder::new(encoding);
+        let mut parser = RecordParser::new(format, crate::time::TimeZoneSpec::Utc);
+        let mut out = Vec::new();
+        lines.extend(&bytes[bom..]);
+        let mut sink = |r: &crate::event::Record<'_>| out.push(seen(r));
+        let mut on_line = |raw: crate::parse::lines::RawLine<'_>| {
+            parser.push_line(decoder.decode(raw.bytes), raw.offset, raw.cut, &mut sink);
+        };
+        lines.drain_lines(&mut on_line);
+        lines.flush_partial(&mut on_line);
+        parser.flush(&mut sink);
+        out
+    }
+
+    /// A log several reads long, with lines in Windows-1252, multi-byte
+    /// UTF-8, CRLF ends, lines without a trailer and a last line without
+    /// its newline: the lines parsed on the match workers (every read after
+    /// `auto` has decided) are the records one parser would make.
+    #[test]
+    fn lines_parsed_on_the_match_workers_are_the_records_one_parser_makes() {
+        let mut bytes = Vec::new();
+        let mut i = 0;
+        while bytes.len() < 5 * CHUNK {
+            let line: Vec<u8> = match i % 7 {
+                0 => format!("plain line {i} without a trailer\n").into_bytes(),
+                1 => [&b"caf\xe9 in Windows-1252 "[..], format!("{i}  $$<SMS_X><01-15-2009 10:35:{:02}.046+300><thread=7 (0x7)>\n", i % 60).as_bytes()].concat(),
+                2 => format!("café NEEDLE {i}  $$<SMS_DESPOOLER><01-15-2009 10:{:02}:27.046+300><thread=4844 (0x12EC)>\r\n", i % 60).into_bytes(),
+                _ => format!("line {i}  $$<SMS_DESPOOLER><01-15-2009 10:35:27.{:03}+300><thread={i} (0x1)>\n", i % 1000).into_bytes(),
+            };
+            bytes.extend_from_slice(&line);
+            i += 1;
+        }
+        bytes.extend_from_slice(
+            b"last NEEDLE without newline  $$<SMS_Y><01-15-2009 10:35:27.046+300><thread=1 (0x1)>",
+        );
+        for format in [Format::Auto, Format::Sms, Format::Plain] {
+            let name = match format {
+                Format::Auto => "auto",
+                Format::Sms => "sms",
+                _ => "plain",
+            };
+            let want = sequential(format, &bytes);
+            assert_eq!(want.len(), i + 1);
+            assert_eq!(replayed(name, &bytes), want, "format {name}");
+        }
+    }
 }
