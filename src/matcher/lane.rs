@@ -13,6 +13,7 @@
 //! records, filters or rule ids.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input as AcInput, MatchKind as AcMatchKind};
 use regex_automata::meta;
@@ -48,7 +49,7 @@ pub(crate) enum PlannedText {
     /// `regex`.
     Regex {
         /// The pattern as parsed by the `regex` crate's default syntax.
-        hir: Hir,
+        hir: Arc<Hir>,
         /// The regex's required literals, if it has any.
         required: Option<Required>,
         /// Every required-literal set found (`literal::candidates`).
@@ -231,7 +232,7 @@ impl Lane {
                         let lits = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
                         to_set.push(SetEntry {
                             code,
-                            hir: Hir::alternation(alts),
+                            hir: Arc::new(Hir::alternation(alts)),
                             gates: vec![Gate {
                                 literals: lits,
                                 folded: false,
@@ -275,7 +276,7 @@ impl Lane {
                         gates.retain(|g| seen.insert(g.clone()));
                         to_set.push(SetEntry {
                             code,
-                            hir: hir.clone(),
+                            hir: Arc::clone(hir),
                             gates,
                         });
                     }
@@ -349,7 +350,7 @@ struct SetEntry {
     /// Its code (confirm bit clear).
     code: u32,
     /// Its pattern.
-    hir: Hir,
+    hir: Arc<Hir>,
     /// Literal sets such that every match contains one literal of each set,
     /// the preferred one first; empty when none is known.
     gates: Vec<Gate>,
@@ -694,11 +695,12 @@ impl RegexSet {
             let config = meta::Config::new()
                 .match_kind(MatchKind::All)
                 .which_captures(WhichCaptures::None)
+                .auto_prefilter(false)
                 .nfa_size_limit(None)
                 .hybrid_cache_capacity(
                     (members.len() * CACHE_PER_PATTERN).clamp(CACHE_MIN, CACHE_MAX),
                 );
-            let hirs: Vec<&Hir> = members.iter().map(|&i| &entries[i].hir).collect();
+            let hirs: Vec<&Hir> = members.iter().map(|&i| &*entries[i].hir).collect();
             let regex = meta::Builder::new()
                 .configure(config)
                 .build_many_from_hir(&hirs)

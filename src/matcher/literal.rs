@@ -58,6 +58,21 @@ impl Required {
         out
     }
 
+    /// The set as searched: when it needs folding, its literals
+    /// lower-cased and deduplicated (a `(?i)` pattern's set holds every
+    /// case variant of `s` and `k`, which have non-ASCII case forms too:
+    /// hundreds of literals that fold to a few dozen).
+    pub fn into_folded(self) -> Required {
+        if !self.needs_folding() {
+            return self;
+        }
+        Required {
+            literals: self.folded(),
+            folded: true,
+            ..self
+        }
+    }
+
     /// True when the literals must be searched in ASCII-lower-cased text:
     /// they were folded, or folding merges some of them (the regex is at
     /// least partly case-insensitive).
@@ -358,5 +373,37 @@ mod tests {
     fn no_literal() {
         let hir = regex_syntax::parse("\\d+\\s*\\w+").unwrap();
         assert_eq!(required(&hir), None);
+    }
+
+    /// A `(?i)` pattern's sets hold every case variant of `s` and `k`
+    /// (`ſ`, the Kelvin sign); folded, each is a few lower-case literals
+    /// that every matching text, lower-cased, still contains.
+    #[test]
+    fn case_insensitive_sets_fold_small_and_stay_required() {
+        let hir = regex_syntax::parse(
+            "(?i)(?:cannot|failed to) (?:open|decompress) (?:package|instruction) PS1\\b",
+        )
+        .unwrap();
+        let sets = candidates(&hir);
+        assert!(sets.iter().any(|s| s.literals.len() > 64));
+        for set in sets {
+            let folded = set.clone().into_folded();
+            assert!(folded.folded && folded.literals.len() <= set.literals.len());
+            assert!(folded.literals.len() <= 64, "{:?}", folded.literals.len());
+            for text in [
+                "Cannot DECOMPRESS Package ps1",
+                "failed to open instruction pſ1",
+            ] {
+                let lower = text.to_ascii_lowercase();
+                assert!(
+                    folded
+                        .literals
+                        .iter()
+                        .any(|l| memchr::memmem::find(lower.as_bytes(), l).is_some()),
+                    "{text:?} holds none of {:?}",
+                    folded.literals
+                );
+            }
+        }
     }
 }

@@ -72,6 +72,7 @@ use std::sync::{Arc, OnceLock};
 use memchr::memmem::Finder;
 use regex_automata::PatternSet;
 use regex_automata::meta;
+use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::pool::Pool;
 
 use crate::event::{Record, RuleId, Severity, SourceId};
@@ -246,31 +247,70 @@ enum Text {
 struct LazyRegex {
     /// The rule's id, for the report if it cannot be compiled.
     rule: String,
-    hir: regex_syntax::hir::Hir,
-    /// `None` when it could not be compiled (reported once).
-    compiled: OnceLock<Option<meta::Regex>>,
+    /// Shared with the lane that builds the rule into a regex set.
+    hir: Arc<regex_syntax::hir::Hir>,
+    /// For [`LazyRegex::is_match`]; `None` when it could not be compiled
+    /// (reported once).
+    matcher: OnceLock<Option<meta::Regex>>,
+    /// For [`LazyRegex::captures`], likewise.
+    captures: OnceLock<Option<meta::Regex>>,
 }
 
 impl LazyRegex {
-    /// The compiled regex; `None` (reported once) when it cannot be built,
-    /// which rule validation, compiling the same pattern under the same
-    /// limits, rules out.
-    fn get(&self) -> Option<&meta::Regex> {
-        self.compiled
-            .get_or_init(|| {
-                // The one-pass DFA, a table per regex that is large for
-                // Unicode classes such as `\d` (about 150 KB each), is not
-                // worth its memory for a regex that runs this rarely
-                // (measured at 1,000 rules: 262 → 111 MiB at start).
-                meta::Builder::new()
-                    .configure(meta::Config::new().onepass(false))
-                    .build_from_hir(&self.hir)
-                    .inspect_err(|e| {
-                        tracing::error!(rule = %self.rule, error = %e, "a rule's regex cannot be compiled; the rule never matches");
-                    })
-                    .ok()
-            })
-            .as_ref()
+    fn new(rule: String, hir: Arc<regex_syntax::hir::Hir>) -> LazyRegex {
+        LazyRegex {
+            rule,
+            hir,
+            matcher: OnceLock::new(),
+            captures: OnceLock::new(),
+        }
+    }
+
+    /// Whether the regex matches `text`: a lazy DFA without captures, for
+    /// the prefilter's confirmations (many lines).
+    fn is_match(&self, text: &str) -> bool {
+        self.compile(&self.matcher, || {
+            meta::Config::new()
+                .onepass(false)
+                .which_captures(WhichCaptures::None)
+        })
+        .is_some_and(|re| re.is_match(text))
+    }
+
+    /// The regex's capture groups in `text`: without the lazy DFAs, as this
+    /// runs only on lines that matched (measured at 1,000 capturing rules
+    /// that all see hits: 102 → 56 MiB after load).
+    fn captures(&self, text: &str) -> Option<regex_automata::util::captures::Captures> {
+        let re = self.compile(&self.captures, || {
+            meta::Config::new().onepass(false).hybrid(false)
+        })?;
+        let mut caps = re.create_captures();
+        re.captures(text, &mut caps);
+        Some(caps)
+    }
+
+    /// The compiled regex in `slot`, built on first use with `config`;
+    /// `None` (reported once) when it cannot be built, which rule
+    /// validation, compiling the same pattern under the same limits, rules
+    /// out. The one-pass DFA, a table per regex that is large for Unicode
+    /// classes such as `\d` (about 150 KB each), is never worth its memory
+    /// for a regex that runs this rarely (measured at 1,000 rules: 262 →
+    /// 111 MiB at start).
+    fn compile<'a>(
+        &self,
+        slot: &'a OnceLock<Option<meta::Regex>>,
+        config: impl FnOnce() -> meta::Config,
+    ) -> Option<&'a meta::Regex> {
+        slot.get_or_init(|| {
+            meta::Builder::new()
+                .configure(config())
+                .build_from_hir(&self.hir)
+                .inspect_err(|e| {
+                    tracing::error!(rule = %self.rule, error = %e, "a rule's regex cannot be compiled; the rule never matches");
+                })
+                .ok()
+        })
+        .as_ref()
     }
 }
 
@@ -308,14 +348,22 @@ impl Matcher {
                 Pattern::Contains(s) => literals(std::slice::from_ref(s)),
                 Pattern::ContainsAny(v) => literals(v),
                 Pattern::Regex(p) => {
-                    let hir = regex_syntax::parse(p).map_err(|e| build_err(e.to_string()))?;
-                    let re = Arc::new(LazyRegex {
-                        rule: rule.id.clone(),
-                        hir: hir.clone(),
-                        compiled: OnceLock::new(),
-                    });
-                    let candidates = literal::candidates(&hir);
-                    let required = literal::best(&candidates);
+                    let hir =
+                        Arc::new(regex_syntax::parse(p).map_err(|e| build_err(e.to_string()))?);
+                    let re = Arc::new(LazyRegex::new(rule.id.clone(), Arc::clone(&hir)));
+                    let mut candidates = literal::candidates(&hir);
+                    let required = literal::best(&candidates).map(literal::Required::into_folded);
+                    // Only selective sets gate a regex family besides the
+                    // best one, kept apart: drop the others, which for a
+                    // `(?i)` pattern hold hundreds of case variants each
+                    // (`s`, `k` have non-ASCII case forms). Measured at
+                    // 1,000 rules, a quarter of them such: 10 MB of the
+                    // 38 MB building peak.
+                    candidates.retain(|c| c.selective);
+                    let candidates = candidates
+                        .into_iter()
+                        .map(literal::Required::into_folded)
+                        .collect();
                     (
                         Text::Regex(re),
                         PlannedText::Regex {
@@ -473,11 +521,7 @@ impl Matcher {
                     .iter()
                     .any(|f| matches!(f, GroupField::Capture(_))) =>
             {
-                re.get().map(|re| {
-                    let mut caps = re.create_captures();
-                    re.captures(text, &mut caps);
-                    caps
-                })
+                re.captures(text)
             }
             _ => None,
         };
@@ -669,7 +713,7 @@ impl Text {
     fn is_match(&self, text: &str) -> bool {
         match self {
             Text::Literals(finders) => finders.iter().any(|f| f.find(text.as_bytes()).is_some()),
-            Text::Regex(re) => re.get().is_some_and(|re| re.is_match(text)),
+            Text::Regex(re) => re.is_match(text),
         }
     }
 }
