@@ -149,6 +149,23 @@ impl Ingest {
         self.explain = rule;
     }
 
+    /// Whether records of `source` matter beyond their rules' hits: an
+    /// `absence` rule watches the source, or `replay --explain` reports
+    /// records that a filter rejects. Records of other sources that match
+    /// no rule may be counted with [`Ingest::skipped`] instead of handled
+    /// one by one.
+    pub fn needs_every_record(&self, source: SourceId) -> bool {
+        self.explain.is_some() || self.watched.get(source.index()).copied().unwrap_or(false)
+    }
+
+    /// Counts `records` records that match no rule, `cut` of them cut at
+    /// the line cap, without handling them one by one (see
+    /// [`Ingest::needs_every_record`]).
+    pub fn skipped(&mut self, records: u64, cut: u64) {
+        self.stats.records += records;
+        self.stats.cut += cut;
+    }
+
     /// Counters.
     pub fn stats(&self) -> &IngestStats {
         &self.stats

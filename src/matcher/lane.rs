@@ -189,21 +189,73 @@ impl Leftmost {
 
     /// Where the leftmost literal starts, if any.
     fn find(&self, haystack: &[u8]) -> Result<Option<usize>, aho_corasick::MatchError> {
+        self.find_from(haystack, 0)
+    }
+
+    /// Where the leftmost literal that starts at `from` or later starts.
+    fn find_from(
+        &self,
+        haystack: &[u8],
+        from: usize,
+    ) -> Result<Option<usize>, aho_corasick::MatchError> {
+        let span = |end: usize| aho_corasick::Span::from(from.min(end)..end);
         match self {
-            Leftmost::Teddy(t) => Ok(t.find(haystack).map(|m| m.start())),
+            Leftmost::Teddy(t) => Ok(t.find_in(haystack, span(haystack.len())).map(|m| m.start())),
             Leftmost::Split { long, short } => {
                 // A short literal that starts after the long one's start
                 // is not leftmost: search only up to it (and the few bytes
                 // a short literal spans).
-                let long = long.find(haystack).map(|m| m.start());
+                let long = long
+                    .find_in(haystack, span(haystack.len()))
+                    .map(|m| m.start());
                 let end = long.map_or(haystack.len(), |at| (at + TEDDY_LONG).min(haystack.len()));
-                let short = short.find(&haystack[..end]).map(|m| m.start());
+                let short = short
+                    .find_in(&haystack[..end], span(end))
+                    .map(|m| m.start());
                 Ok(match (long, short) {
                     (Some(l), Some(s)) => Some(l.min(s)),
                     (l, s) => l.or(s),
                 })
             }
-            Leftmost::Automaton(a) => Ok(a.try_find(haystack)?.map(|m| m.start())),
+            Leftmost::Automaton(a) => Ok(a
+                .try_find(AcInput::new(haystack).span(span(haystack.len())))?
+                .map(|m| m.start())),
+        }
+    }
+
+    /// Sets `marks[k]` for each text `k` that may hold one of the
+    /// literals: the texts lie at `spans` of `haystack`, in increasing
+    /// order and disjoint. One search runs over the whole haystack; a text
+    /// left unmarked holds no literal (a marked one may not: a hit that
+    /// starts in it may run past its end).
+    fn mark(&self, haystack: &[u8], spans: &[(usize, usize)], marks: &mut [bool]) {
+        let mut from = 0;
+        let mut k = 0;
+        while k < spans.len() {
+            let start = match self.find_from(haystack, from) {
+                Ok(Some(start)) => start,
+                Ok(None) => return,
+                Err(_) => {
+                    // Cannot happen (unanchored searches); stay correct.
+                    marks[k..].iter_mut().for_each(|m| *m = true);
+                    return;
+                }
+            };
+            while k < spans.len() && spans[k].1 <= start {
+                k += 1;
+            }
+            let Some(&(text_start, text_end)) = spans.get(k) else {
+                return;
+            };
+            if start >= text_start {
+                marks[k] = true;
+                from = text_end;
+                k += 1;
+            } else {
+                // Starts before text `k` and runs into it: a literal of the
+                // text itself may start after this one's start.
+                from = start + 1;
+            }
         }
     }
 }
@@ -322,6 +374,51 @@ impl Lane {
         self.set.as_ref().map_or((0, 0), |s| {
             (s.families.len() - s.ungated.len(), s.ungated.len())
         })
+    }
+
+    /// Whether every rule of the lane needs one of its literals in a text
+    /// to match it: no empty literal, no rule run one by one, no regex
+    /// without a gate literal. Only then can [`Lane::mark`] rule texts out.
+    pub(crate) fn is_gated(&self) -> bool {
+        self.always.is_empty()
+            && self
+                .set
+                .as_ref()
+                .is_none_or(|set| set.ungated.is_empty() && !matches!(set.gate, SetGate::None))
+    }
+
+    /// Sets `marks[k]` for each text `k` of a batch (at `spans` of
+    /// `haystack`, increasing and disjoint) that may hold a literal of the
+    /// lane's prefilter or regex-set gate; an unmarked text matches no rule
+    /// of a [gated](Lane::is_gated) lane. Each literal searcher runs once
+    /// over the whole haystack (`folded`: scratch space).
+    pub(crate) fn mark(
+        &self,
+        haystack: &[u8],
+        spans: &[(usize, usize)],
+        folded: &mut Vec<u8>,
+        marks: &mut [bool],
+    ) {
+        let fold = self.prefilter.as_ref().is_some_and(|p| p.folded)
+            || self.set.as_ref().is_some_and(|s| s.gate_folded);
+        let lowered: &[u8] = match fold {
+            true => fold_bytes(haystack, folded),
+            false => &[],
+        };
+        let text = |folded: bool| if folded { lowered } else { haystack };
+        if let Some(pre) = &self.prefilter {
+            pre.automata.first.mark(text(pre.folded), spans, marks);
+        }
+        if let Some(set) = &self.set {
+            let gate = match &set.gate {
+                SetGate::None => None,
+                SetGate::One(gate) => Some(gate),
+                SetGate::Many(automata) => Some(&automata.first),
+            };
+            if let Some(gate) = gate {
+                gate.mark(text(set.gate_folded), spans, marks);
+            }
+        }
     }
 
     /// Pushes the candidate codes of `text` onto `scratch.cand`. Allocates
@@ -461,10 +558,15 @@ impl Prefilter {
 
 /// `text` ASCII-lower-cased into `buf`.
 fn fold_into<'b>(text: &str, buf: &'b mut Vec<u8>) -> &'b [u8] {
-    buf.resize(text.len(), 0);
+    fold_bytes(text.as_bytes(), buf)
+}
+
+/// `bytes` ASCII-lower-cased into `buf`.
+fn fold_bytes<'b>(bytes: &[u8], buf: &'b mut Vec<u8>) -> &'b [u8] {
+    buf.resize(bytes.len(), 0);
     // Branch-free so that it vectorises (`extend(map(..))` and
     // `to_ascii_lowercase` per byte did not).
-    for (low, &b) in buf.iter_mut().zip(text.as_bytes()) {
+    for (low, &b) in buf.iter_mut().zip(bytes) {
         *low = b | (u8::from(b.wrapping_sub(b'A') < 26) << 5);
     }
     &buf[..]
@@ -855,6 +957,33 @@ mod tests {
                 proptest::prop_assert!(split);
             }
             let _ = split;
+        }
+    }
+
+    proptest::proptest! {
+        /// One search over texts laid end to end marks every text that
+        /// holds a literal, hits across two texts and overlapping hits
+        /// included (the alphabet is small so that they are common).
+        #[test]
+        fn marking_a_batch_misses_no_text_with_a_literal(
+            literals in proptest::collection::vec("[ab_]{1,6}", 1..12),
+            texts in proptest::collection::vec("[ab_ c]{0,12}", 0..40),
+        ) {
+            let gate = Leftmost::build(&literals, None).unwrap();
+            let mut haystack = String::new();
+            let mut spans = Vec::new();
+            for t in &texts {
+                let start = haystack.len();
+                haystack.push_str(t);
+                spans.push((start, haystack.len()));
+            }
+            let mut marks = vec![false; texts.len()];
+            gate.mark(haystack.as_bytes(), &spans, &mut marks);
+            for (t, marked) in texts.iter().zip(&marks) {
+                if literals.iter().any(|l| t.contains(l.as_str())) {
+                    proptest::prop_assert!(*marked, "{t:?} holds a literal of {literals:?}");
+                }
+            }
         }
     }
 }

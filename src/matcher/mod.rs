@@ -490,6 +490,39 @@ impl Matcher {
         }
     }
 
+    /// Which lines of a block of `source` may match one of its rules, when
+    /// that can be told without parsing them: `text` holds the lines end to
+    /// end, line `k` at `spans[k]` (increasing, disjoint). Sets `marks[k]`
+    /// for each line that holds a literal some rule needs (a superset: the
+    /// literal may lie outside the text the rule looks at); a line left
+    /// unmarked matches no rule of the source. Returns `false`, marking
+    /// nothing, when some rule can match without any literal (an empty
+    /// literal, a regex without one): then every line has to be matched.
+    ///
+    /// # Performance
+    /// Each literal searcher runs once over the whole block: replay parses
+    /// only the marked lines (at 100 rules about one line in seven).
+    pub fn candidate_lines(
+        &self,
+        source: SourceId,
+        text: &[u8],
+        spans: &[(usize, usize)],
+        marks: &mut [bool],
+    ) -> bool {
+        let Some(lanes) = self.sources.get(source.index()) else {
+            return true;
+        };
+        let lanes = [&lanes.message, &lanes.raw];
+        if !lanes.iter().all(|l| l.as_ref().is_none_or(Lane::is_gated)) {
+            return false;
+        }
+        let mut scratch = self.scratch.get();
+        for lane in lanes.into_iter().flatten() {
+            lane.mark(text, spans, &mut scratch.folded, marks);
+        }
+        true
+    }
+
     /// The values of `rule`'s `group_by` fields for `record`, in the rule's
     /// order: named captures from the rule's regex, the record's component,
     /// thread and severity, `path` for `log.file.path`, `host` for

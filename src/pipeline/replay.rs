@@ -130,6 +130,9 @@ struct Parsed {
     records: RecordBatch,
     /// Lines framed for the worker to parse, when `records` is empty.
     lines: LineBlock,
+    /// Runs of lines that no rule can match, counted but not parsed
+    /// ([`Matcher::candidate_lines`]), in order among the records.
+    gaps: Vec<Gap>,
     /// The matching rules of every record, record after record.
     found: Vec<RuleId>,
     /// Per record: where its rules end in `found`.
@@ -145,6 +148,21 @@ impl Parsed {
             .zip(starts.zip(self.ends.iter().copied()))
             .map(|(r, (a, b))| (r, self.found.get(a as usize..b as usize).unwrap_or(&[])))
     }
+}
+
+/// A run of lines that match no rule, left unparsed.
+#[derive(Clone, Copy, Debug)]
+struct Gap {
+    /// The index of the record the run comes before (the batch's record
+    /// count for a run at its end).
+    before: usize,
+    /// Lines in the run.
+    lines: u64,
+    /// Of them, lines cut at the line cap.
+    cut: u64,
+    /// The timestamp of the run's last line that has one: what a later
+    /// record without its own takes.
+    time: Option<Timestamp>,
 }
 
 /// Physical lines (UTF-8 bytes, line ends removed) waiting to be parsed.
@@ -174,6 +192,8 @@ struct Job {
     parsed: Parsed,
     source: SourceId,
     format: Option<Format>,
+    /// Lines that no rule can match may be left unparsed (see [`Gap`]).
+    sparse: bool,
     reply: Sender<Parsed>,
 }
 
@@ -186,13 +206,17 @@ struct Parsers {
 }
 
 impl Parsers {
-    /// Parses `block`'s lines of `source` into `records`.
+    /// Parses `block`'s lines of `source` into `records`: every line, or
+    /// with `marks` only the marked ones, the runs of others becoming
+    /// `gaps`.
     fn parse(
         &mut self,
         source: SourceId,
         format: Format,
         block: &LineBlock,
+        marks: Option<&[bool]>,
         records: &mut RecordBatch,
+        gaps: &mut Vec<Gap>,
     ) {
         let at = match self
             .parsers
@@ -208,21 +232,59 @@ impl Parsers {
             }
         };
         let parser = &mut self.parsers[at].2;
-        let mut sink = |record: &crate::event::Record<'_>| records.push(record);
         // One UTF-8 check for the block instead of one per line; a line
         // whose ends are not character boundaries of the block's text (or
         // a block that is not UTF-8) is decoded on its own.
         let text = simdutf8::basic::from_utf8(&block.bytes).ok();
-        let mut start = 0;
-        for &(end, offset, cut) in &block.lines {
+        let decoder = &mut self.decoder;
+        let mut parse = |k: usize, sink: &mut dyn FnMut(&crate::event::Record<'_>)| {
+            let start = k.checked_sub(1).map_or(0, |j| block.lines[j].0);
+            let (end, offset, cut) = block.lines[k];
             let line = match text.and_then(|t| t.get(start..end)) {
                 Some(line) => line,
-                None => self
-                    .decoder
-                    .decode(block.bytes.get(start..end).unwrap_or_default()),
+                None => decoder.decode(block.bytes.get(start..end).unwrap_or_default()),
             };
-            parser.push_line(line, offset, cut, &mut sink);
-            start = end;
+            parser.push_line(line, offset, cut, &mut |r| sink(r));
+        };
+        let Some(marks) = marks else {
+            for k in 0..block.lines.len() {
+                parse(k, &mut |r| records.push(r));
+            }
+            return;
+        };
+        let mut run = 0..0;
+        for k in 0..=block.lines.len() {
+            if !marks.get(k).copied().unwrap_or(true) {
+                if run.is_empty() {
+                    run = k..k;
+                }
+                run.end = k + 1;
+                continue;
+            }
+            if !run.is_empty() {
+                // The run's time: its last line that has a timestamp, found
+                // from its end (in SMS logs, its last line).
+                let mut time = None;
+                if format != Format::Plain {
+                    for j in run.clone().rev() {
+                        parse(j, &mut |r| time = time.or(r.time));
+                        if time.is_some() {
+                            break;
+                        }
+                    }
+                }
+                let lines = &block.lines[run.clone()];
+                gaps.push(Gap {
+                    before: records.len(),
+                    lines: lines.len() as u64,
+                    cut: lines.iter().filter(|l| l.2).count() as u64,
+                    time,
+                });
+                run = 0..0;
+            }
+            if k < block.lines.len() {
+                parse(k, &mut |r| records.push(r));
+            }
         }
     }
 }
@@ -250,6 +312,8 @@ impl MatchPool {
                 parsers: Vec::new(),
                 decoder: Decoder::new(Encoding::Utf8),
             };
+            let mut spans: Vec<(usize, usize)> = Vec::new();
+            let mut marks: Vec<bool> = Vec::new();
             std::thread::Builder::new()
                 .name("match".into())
                 .spawn(move || {
@@ -257,12 +321,29 @@ impl MatchPool {
                         let Parsed {
                             records,
                             lines,
+                            gaps,
                             found,
                             ends,
                         } = &mut job.parsed;
                         if let Some(format) = job.format {
                             records.clear();
-                            parsers.parse(job.source, format, lines, records);
+                            gaps.clear();
+                            let mut sparse = false;
+                            if job.sparse {
+                                let ends = lines.lines.iter().map(|l| l.0);
+                                spans.clear();
+                                spans.extend(std::iter::once(0).chain(ends.clone()).zip(ends));
+                                marks.clear();
+                                marks.resize(spans.len(), false);
+                                sparse = matcher.candidate_lines(
+                                    job.source,
+                                    &lines.bytes,
+                                    &spans,
+                                    &mut marks,
+                                );
+                            }
+                            let marks = sparse.then_some(&marks[..]);
+                            parsers.parse(job.source, format, lines, marks, records, gaps);
                         }
                         found.clear();
                         ends.clear();
@@ -300,7 +381,14 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn open(rules: &RuleSet, f: &ReplayFile, pool: &MatchPool) -> Result<Cursor, PipelineError> {
+    /// `sparse`: the file's lines that match no rule may be counted
+    /// without being parsed ([`Ingest::needs_every_record`]).
+    fn open(
+        rules: &RuleSet,
+        f: &ReplayFile,
+        pool: &MatchPool,
+        sparse: bool,
+    ) -> Result<Cursor, PipelineError> {
         let err = |source| PipelineError::Read {
             path: f.path.display().to_string(),
             source,
@@ -327,6 +415,7 @@ impl Cursor {
             .spawn(move || {
                 let stage = ParseStage {
                     source,
+                    sparse,
                     batches: tx,
                     spent: returned,
                     jobs,
@@ -360,7 +449,11 @@ impl Cursor {
             };
             // The pool drops a job only when its workers are gone.
             let batch = matched.recv().map_err(|_| PipelineError::Thread("match"))?;
-            for (record, found) in batch.iter() {
+            let mut gaps = batch.gaps.iter().peekable();
+            for (i, (record, found)) in batch.iter().enumerate() {
+                while let Some(gap) = gaps.next_if(|g| g.before <= i) {
+                    self.skip(ingest, gap);
+                }
                 self.last_time = ingest.record_matched(
                     self.source,
                     self.key,
@@ -373,10 +466,24 @@ impl Cursor {
                 );
                 self.any_record = true;
             }
+            for gap in gaps {
+                self.skip(ingest, gap);
+            }
             self.queue.extend(inputs.drain(..));
             let _ = self.spent.try_send(batch);
         }
         Ok(())
+    }
+}
+
+impl Cursor {
+    /// Counts a run of lines that match no rule.
+    fn skip(&mut self, ingest: &mut Ingest, gap: &Gap) {
+        ingest.skipped(gap.lines, gap.cut);
+        if let Some(time) = gap.time {
+            self.last_time = time;
+        }
+        self.any_record |= gap.lines > 0;
     }
 }
 
@@ -386,6 +493,8 @@ impl Cursor {
 /// read error (sent), or when the merge stops listening.
 struct ParseStage {
     source: SourceId,
+    /// Lines that match no rule may be left unparsed.
+    sparse: bool,
     batches: Sender<Result<Receiver<Parsed>, PipelineError>>,
     spent: Receiver<Parsed>,
     jobs: Sender<Job>,
@@ -462,6 +571,7 @@ impl ParseStage {
                 parsed,
                 source: self.source,
                 format,
+                sparse: self.sparse,
                 reply,
             };
             if self.batches.send(Ok(matched)).is_err() || self.jobs.send(job).is_err() {
@@ -486,9 +596,12 @@ pub fn run(
     let matcher = Matcher::new(&rules)?;
     let pool = MatchPool::start(&rules, &matcher)?;
     let mut ingest = Ingest::new(Arc::clone(&rules), matcher, ctx.host.clone());
+    if let Some((rule, _)) = &explain {
+        ingest.set_explain(Some(*rule));
+    }
     let mut cursors = files
         .iter()
-        .map(|f| Cursor::open(&rules, f, &pool))
+        .map(|f| Cursor::open(&rules, f, &pool, !ingest.needs_every_record(f.source)))
         .collect::<Result<Vec<_>, _>>()?;
     // The workers stop once every parse thread (holding the other senders)
     // has finished.
@@ -496,7 +609,6 @@ pub fn run(
     let (tx, rx) = bounded::<Batch>(CHANNEL_DEPTH);
     let mut engine = Engine::new(Arc::clone(&rules), ctx, Options::default(), outputs, clock);
     if let Some((rule, observer)) = explain {
-        ingest.set_explain(Some(rule));
         engine.explain(rule, observer);
     }
     let engine_thread = std::thread::Builder::new()
@@ -626,10 +738,22 @@ mod tests {
         )
     }
 
-    fn replayed(format: &str, bytes: &[u8]) -> Vec<Seen> {
+    /// What the merge gets from replay's parse and match stages.
+    #[derive(Debug)]
+    enum Item {
+        /// A record, and whether it matched a rule.
+        Record(Seen, bool),
+        /// A run of lines left unparsed: lines, cut, time.
+        Gap(u64, u64, Option<i64>),
+    }
+
+    /// Replays `bytes` as a file of a source in `format` with one rule
+    /// (`rule`: its text test), lines matching no rule left unparsed when
+    /// `sparse`.
+    fn items(format: &str, rule: &str, bytes: &[u8], sparse: bool) -> Vec<Item> {
         let text = format!(
             "schema = 1\n[[source]]\nid = \"s\"\npath = 'x.log'\nformat = \"{format}\"\ntimezone = \"utc\"\n\
-             [[match]]\nid = \"m\"\nsource = \"s\"\ncontains = \"NEEDLE\"\n"
+             [[match]]\nid = \"m\"\nsource = \"s\"\n{rule}\n"
         );
         let rules = Arc::new(
             compile(&[RuleText {
@@ -646,17 +770,61 @@ mod tests {
             path,
             source: SourceId(0),
         };
-        let cursor = Cursor::open(&rules, &file, &pool).unwrap();
+        let cursor = Cursor::open(&rules, &file, &pool, sparse).unwrap();
         drop(pool);
         let mut out = Vec::new();
         for matched in cursor.batches.iter() {
             let batch = matched.unwrap().recv().unwrap();
-            for (record, found) in batch.iter() {
-                assert_eq!(found.is_empty(), !record.message.contains("NEEDLE"));
-                out.push(seen(&record));
+            let mut gaps = batch.gaps.iter().peekable();
+            let gap = |g: &Gap| Item::Gap(g.lines, g.cut, g.time.map(Timestamp::as_unix_nanos));
+            for (i, (record, found)) in batch.iter().enumerate() {
+                while let Some(g) = gaps.next_if(|g| g.before <= i) {
+                    out.push(gap(g));
+                }
+                out.push(Item::Record(seen(&record), !found.is_empty()));
             }
+            out.extend(gaps.map(gap));
         }
         out
+    }
+
+    fn replayed(format: &str, bytes: &[u8]) -> Vec<Seen> {
+        items(format, "contains = \"NEEDLE\"", bytes, false)
+            .into_iter()
+            .map(|item| match item {
+                Item::Record(seen, matched) => {
+                    assert_eq!(matched, seen.2.contains("NEEDLE"));
+                    seen
+                }
+                Item::Gap(..) => panic!("a gap without sparse replay"),
+            })
+            .collect()
+    }
+
+    /// What ingest makes of `items`: each matching record with the time it
+    /// counts at (its own, else the last one before it), the lines and cut
+    /// lines counted, and the time replay ends at.
+    #[allow(clippy::type_complexity)]
+    fn outcome(items: &[Item]) -> (Vec<(Seen, Option<i64>)>, u64, u64, Option<i64>) {
+        let (mut hits, mut lines, mut cut, mut last) = (Vec::new(), 0, 0, None);
+        for item in items {
+            match item {
+                Item::Record(seen, matched) => {
+                    lines += 1;
+                    cut += u64::from(seen.6);
+                    last = seen.5.or(last);
+                    if *matched {
+                        hits.push((seen.clone(), last));
+                    }
+                }
+                Item::Gap(n, c, time) => {
+                    lines += n;
+                    cut += c;
+                    last = time.or(last);
+                }
+            }
+        }
+        (hits, lines, cut, last)
     }
 
     /// What one parser on one thread makes of `bytes`.
@@ -707,6 +875,60 @@ mod tests {
             let want = sequential(format, &bytes);
             assert_eq!(want.len(), i + 1);
             assert_eq!(replayed(name, &bytes), want, "format {name}");
+        }
+    }
+
+    /// Lines that no rule can match are counted without being parsed: the
+    /// matching records, the time each counts at (an untimed record takes
+    /// the last time before it, here often on a skipped line), the line
+    /// counts and the end time are those of parsing every line. A rule
+    /// that needs no literal (`\\d{3}`) makes every line parsed.
+    #[test]
+    fn lines_no_rule_can_match_are_counted_unparsed_with_the_same_outcome() {
+        let mut bytes = Vec::new();
+        let mut i = 0;
+        while bytes.len() < 3 * CHUNK {
+            let line: Vec<u8> = match i % 11 {
+                0 => format!("NEEDLE without a trailer {i}\n").into_bytes(),
+                3 => format!("plain {i}\n").into_bytes(),
+                4 => format!(
+                    "NEEDLE {i}  $$<SMS_X><01-15-2009 10:{:02}:27.046+300><thread=7 (0x7)>\n",
+                    i % 60
+                )
+                .into_bytes(),
+                7 => [&b"caf\xe9 NEEDLE "[..], format!("{i}\n").as_bytes()].concat(),
+                _ => format!(
+                    "line {i}  $$<SMS_X><01-15-2009 11:{:02}:{:02}.046+300><thread=7 (0x7)>\n",
+                    i / 60 % 60,
+                    i % 60
+                )
+                .into_bytes(),
+            };
+            bytes.extend_from_slice(&line);
+            i += 1;
+        }
+        bytes.extend_from_slice(
+            b"last line  $$<SMS_Y><01-15-2009 12:00:00.000+300><thread=1 (0x1)>",
+        );
+        for format in ["sms", "auto", "plain"] {
+            for (rule, gated) in [
+                ("contains = \"NEEDLE\"", true),
+                ("regex = 'NEE(D)LE \\d+'", true),
+                ("regex = '\\d{3}'", false),
+            ] {
+                let full = items(format, rule, &bytes, false);
+                let sparse = items(format, rule, &bytes, true);
+                let gaps = sparse.iter().filter(|i| matches!(i, Item::Gap(..))).count();
+                assert_eq!(gaps > 0, gated, "{format}, {rule}");
+                let (hits, lines, cut, last) = outcome(&full);
+                assert!(!hits.is_empty());
+                assert_eq!(lines, i as u64 + 1);
+                assert_eq!(
+                    outcome(&sparse),
+                    (hits, lines, cut, last),
+                    "{format}, {rule}"
+                );
+            }
         }
     }
 }
