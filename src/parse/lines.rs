@@ -220,6 +220,22 @@ impl LineBuffer {
         }
     }
 
+    /// Takes the unfinished line held (bytes and file offset), leaving the
+    /// buffer empty at the offset after it, so that a reader can frame the
+    /// rest of the file itself. `None`, taking nothing, while the rest of a
+    /// cut line is being skipped or for UTF-16 text (whose line ends are
+    /// not plain bytes).
+    pub fn take_partial(&mut self) -> Option<(Vec<u8>, u64)> {
+        if self.skipping || self.encoding != Encoding::Utf8 {
+            return None;
+        }
+        let at = self.base;
+        let bytes = std::mem::take(&mut self.buf);
+        self.base += bytes.len() as u64;
+        self.scanned = 0;
+        Some((bytes, at))
+    }
+
     /// Bytes held for an unfinished line.
     pub fn pending(&self) -> usize {
         self.buf.len()

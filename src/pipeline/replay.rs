@@ -114,6 +114,9 @@ pub fn assign_sources(
     Ok(out)
 }
 
+/// The line cap of replayed files: a longer line is cut (and flagged).
+const MAX_LINE: usize = 1 << 20;
+
 /// Batches parsed ahead per file (the parse thread's lead over the merge).
 const PARSED_AHEAD: usize = 4;
 /// Most match workers, whatever the machine.
@@ -165,23 +168,56 @@ struct Gap {
     time: Option<Timestamp>,
 }
 
-/// Physical lines (UTF-8 bytes, line ends removed) waiting to be parsed.
+/// Physical lines of UTF-8 waiting to be parsed.
 #[derive(Debug, Default)]
 struct LineBlock {
     bytes: Vec<u8>,
-    /// Per line: its end in `bytes`, its file offset, whether it was cut.
-    lines: Vec<(usize, u64, bool)>,
+    /// Per line: its start and end in `bytes` (line end removed), its file
+    /// offset, whether it was cut at the line cap.
+    lines: Vec<(usize, usize, u64, bool)>,
+    /// Set when `bytes` are whole lines as read from the file, line ends
+    /// and all, starting at this offset (the last line may lack its end at
+    /// the end of the file): the worker frames them ([`LineBlock::frame`]).
+    raw_at: Option<u64>,
 }
 
 impl LineBlock {
     fn clear(&mut self) {
         self.bytes.clear();
         self.lines.clear();
+        self.raw_at = None;
     }
 
     fn push(&mut self, line: &crate::parse::lines::RawLine<'_>) {
+        let start = self.bytes.len();
         self.bytes.extend_from_slice(line.bytes);
-        self.lines.push((self.bytes.len(), line.offset, line.cut));
+        self.lines
+            .push((start, self.bytes.len(), line.offset, line.cut));
+    }
+
+    /// Splits raw bytes into lines as [`LineBuffer`] does: a line ends at
+    /// `\n` or `\r\n`; a last line without its end loses a trailing `\r`.
+    /// No line is cut: the parse stage sends none longer than the cap.
+    fn frame(&mut self) {
+        let Some(base) = self.raw_at else { return };
+        let bytes = &self.bytes;
+        let line = |start: usize, end: usize| {
+            let end = if end > start && bytes[end - 1] == b'\r' {
+                end - 1
+            } else {
+                end
+            };
+            (start, end, base + start as u64, false)
+        };
+        self.lines.clear();
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', bytes) {
+            self.lines.push(line(start, nl));
+            start = nl + 1;
+        }
+        if start < bytes.len() {
+            self.lines.push(line(start, bytes.len()));
+        }
     }
 }
 
@@ -238,8 +274,7 @@ impl Parsers {
         let text = simdutf8::basic::from_utf8(&block.bytes).ok();
         let decoder = &mut self.decoder;
         let mut parse = |k: usize, sink: &mut dyn FnMut(&crate::event::Record<'_>)| {
-            let start = k.checked_sub(1).map_or(0, |j| block.lines[j].0);
-            let (end, offset, cut) = block.lines[k];
+            let (start, end, offset, cut) = block.lines[k];
             let line = match text.and_then(|t| t.get(start..end)) {
                 Some(line) => line,
                 None => decoder.decode(block.bytes.get(start..end).unwrap_or_default()),
@@ -277,7 +312,7 @@ impl Parsers {
                 gaps.push(Gap {
                     before: records.len(),
                     lines: lines.len() as u64,
-                    cut: lines.iter().filter(|l| l.2).count() as u64,
+                    cut: lines.iter().filter(|l| l.3).count() as u64,
                     time,
                 });
                 run = 0..0;
@@ -328,11 +363,11 @@ impl MatchPool {
                         if let Some(format) = job.format {
                             records.clear();
                             gaps.clear();
+                            lines.frame();
                             let mut sparse = false;
                             if job.sparse {
-                                let ends = lines.lines.iter().map(|l| l.0);
                                 spans.clear();
-                                spans.extend(std::iter::once(0).chain(ends.clone()).zip(ends));
+                                spans.extend(lines.lines.iter().map(|l| (l.0, l.1)));
                                 marks.clear();
                                 marks.resize(spans.len(), false);
                                 sparse = matcher.candidate_lines(
@@ -505,11 +540,58 @@ impl ParseStage {
         let mut buf = vec![0u8; CHUNK];
         let mut lines: Option<LineBuffer> = None;
         let mut decoder = Decoder::new(Encoding::Utf8);
+        // Once the workers parse the lines (see `Parsed`), the reads are
+        // handed to them as they are, cut after their last line end: the
+        // unfinished line and its file offset.
+        let mut raw: Option<(Vec<u8>, u64)> = None;
         let mut eof = false;
         while !eof {
-            let n = match file.read(&mut buf) {
+            if let Some((carry, at)) = &mut raw {
+                let mut parsed = self.spent.try_recv().unwrap_or_default();
+                parsed.records.clear();
+                parsed.lines.clear();
+                let data = &mut parsed.lines.bytes;
+                data.extend_from_slice(carry);
+                let have = data.len();
+                data.resize(have + CHUNK, 0);
+                let n = match read(&mut file, &mut data[have..]) {
+                    Ok(n) => n,
+                    Err(source) => {
+                        let _ = self.batches.send(Err(PipelineError::Read {
+                            path: path.to_owned(),
+                            source,
+                        }));
+                        return;
+                    }
+                };
+                data.truncate(have + n);
+                eof = n == 0;
+                let whole = match eof {
+                    true => data.len(),
+                    false => memchr::memrchr(b'\n', data).map_or(0, |nl| nl + 1),
+                };
+                carry.clear();
+                carry.extend_from_slice(&data[whole..]);
+                data.truncate(whole);
+                parsed.lines.raw_at = Some(*at);
+                *at += whole as u64;
+                if carry.len() + CHUNK > MAX_LINE {
+                    // A line near the cap: the line buffer cuts it.
+                    let mut buffer = LineBuffer::new(Encoding::Utf8, *at, MAX_LINE);
+                    buffer.extend(carry);
+                    lines = Some(buffer);
+                    raw = None;
+                }
+                if parsed.lines.bytes.is_empty() {
+                    continue;
+                }
+                if !self.send(parsed, Some(parser.format())) {
+                    return;
+                }
+                continue;
+            }
+            let n = match read(&mut file, &mut buf) {
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(source) => {
                     let _ = self.batches.send(Err(PipelineError::Read {
                         path: path.to_owned(),
@@ -529,7 +611,7 @@ impl ParseStage {
                     // most 3 bytes; a shorter first read is the whole file).
                     let (encoding, bom) = Encoding::sniff(&buf[..n]);
                     decoder = Decoder::new(encoding);
-                    let mut first = LineBuffer::new(encoding, bom as u64, 1 << 20);
+                    let mut first = LineBuffer::new(encoding, bom as u64, MAX_LINE);
                     first.extend(&buf[bom..n]);
                     lines.insert(first)
                 }
@@ -562,21 +644,39 @@ impl ParseStage {
             if eof {
                 lines.flush_partial(&mut on_line);
                 parser.flush(&mut sink);
+            } else if format.is_some() {
+                raw = lines.take_partial();
             }
             if parsed.records.is_empty() && parsed.lines.lines.is_empty() {
                 continue;
             }
-            let (reply, matched) = bounded(1);
-            let job = Job {
-                parsed,
-                source: self.source,
-                format,
-                sparse: self.sparse,
-                reply,
-            };
-            if self.batches.send(Ok(matched)).is_err() || self.jobs.send(job).is_err() {
+            if !self.send(parsed, format) {
                 return;
             }
+        }
+    }
+
+    /// Hands a batch to the match pool (`format`: its lines are to be
+    /// parsed there); false when the merge or the pool is gone.
+    fn send(&self, parsed: Parsed, format: Option<Format>) -> bool {
+        let (reply, matched) = bounded(1);
+        let job = Job {
+            parsed,
+            source: self.source,
+            format,
+            sparse: self.sparse,
+            reply,
+        };
+        self.batches.send(Ok(matched)).is_ok() && self.jobs.send(job).is_ok()
+    }
+}
+
+/// One read, retried when interrupted.
+fn read(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            result => return result,
         }
     }
 }
@@ -930,5 +1030,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A line longer than the cap in the middle of a file read in raw
+    /// blocks is cut as the line buffer cuts it, and the lines after it
+    /// keep their offsets.
+    #[test]
+    fn a_line_over_the_cap_is_cut_and_the_rest_read_alike() {
+        let mut bytes = Vec::new();
+        let mut i = 0;
+        let mut push = |bytes: &mut Vec<u8>, n: usize| {
+            for _ in 0..n {
+                bytes.extend_from_slice(
+                    format!(
+                        "line {i} NEEDLE  $$<SMS_X><01-15-2009 10:35:27.046+300><thread=7 (0x7)>\n"
+                    )
+                    .as_bytes(),
+                );
+                i += 1;
+            }
+        };
+        push(&mut bytes, 2_000);
+        bytes.extend(std::iter::repeat_n(b'x', MAX_LINE + MAX_LINE / 2));
+        bytes.extend_from_slice(b" NEEDLE\r\n");
+        push(&mut bytes, 2_000);
+        bytes.extend(std::iter::repeat_n(b'y', MAX_LINE - 10));
+        bytes.extend_from_slice(b"\n");
+        push(&mut bytes, 10);
+        let want = sequential(Format::Sms, &bytes);
+        assert_eq!(want.iter().filter(|r| r.6).count(), 1);
+        assert_eq!(replayed("sms", &bytes), want);
     }
 }
