@@ -509,9 +509,7 @@ impl Cursor {
         }
         Ok(())
     }
-}
 
-impl Cursor {
     /// Counts a run of lines that match no rule.
     fn skip(&mut self, ingest: &mut Ingest, gap: &Gap) {
         ingest.skipped(gap.lines, gap.cut);
