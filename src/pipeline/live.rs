@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, bounded};
 
 use super::{BATCH, Batch, CHANNEL_DEPTH, Merge, PipelineError};
 use crate::alert::Context;
@@ -491,7 +491,7 @@ impl Reader {
                         positions: Some(self.tailer.checkpoints()),
                         ..Batch::default()
                     };
-                    if self.tx.send(start).is_err() {
+                    if !self.send(start) {
                         return (self.ingest.stats().clone(), self.tailer.stats());
                     }
                 }
@@ -548,7 +548,7 @@ impl Reader {
                     positions: if i == last { positions.clone() } else { None },
                     reload: self.pending_reload.take(),
                 };
-                if self.tx.send(batch).is_err() {
+                if !self.send(batch) {
                     return self.totals();
                 }
             }
@@ -622,7 +622,7 @@ impl Reader {
                 reload: self.pending_reload.take(),
                 ..Batch::default()
             };
-            if self.tx.send(batch).is_err() {
+            if !self.send(batch) {
                 return false;
             }
         }
@@ -665,6 +665,27 @@ impl Reader {
 
     /// Reads one chunk from every file with unread bytes. Returns whether
     /// anything was read and the frontier of the slowest file still behind.
+    /// Hands `batch` to the engine, waiting while its channel is full. The
+    /// wait can be long (an output that does not take documents, a slow
+    /// disk): meanwhile the folders are rescanned every poll interval,
+    /// reading nothing, so that a log rotated twice during the wait
+    /// (`X.log` renamed to `X.lo_`, which the next rotation replaces) has
+    /// each of its generations opened before its name is gone; once open,
+    /// a file is read to its end whatever becomes of its name. False when
+    /// the engine is gone.
+    fn send(&mut self, mut batch: Batch) -> bool {
+        loop {
+            match self.tx.send_timeout(batch, self.poll) {
+                Ok(()) => return true,
+                Err(SendTimeoutError::Disconnected(_)) => return false,
+                Err(SendTimeoutError::Timeout(back)) => {
+                    batch = back;
+                    self.tailer.rescan(self.clock.now());
+                }
+            }
+        }
+    }
+
     fn read_files(&mut self, now: Timestamp) -> (bool, Option<Timestamp>) {
         let mut read_any = false;
         let mut behind: Option<Timestamp> = None;
