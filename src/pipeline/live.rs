@@ -663,8 +663,6 @@ impl Reader {
         true
     }
 
-    /// Reads one chunk from every file with unread bytes. Returns whether
-    /// anything was read and the frontier of the slowest file still behind.
     /// Hands `batch` to the engine, waiting while its channel is full. The
     /// wait can be long (an output that does not take documents, a slow
     /// disk): meanwhile the folders are rescanned every poll interval,
@@ -686,6 +684,8 @@ impl Reader {
         }
     }
 
+    /// Reads one chunk from every file with unread bytes. Returns whether
+    /// anything was read and the frontier of the slowest file still behind.
     fn read_files(&mut self, now: Timestamp) -> (bool, Option<Timestamp>) {
         let mut read_any = false;
         let mut behind: Option<Timestamp> = None;
