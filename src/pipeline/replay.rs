@@ -552,15 +552,8 @@ impl ParseStage {
                 data.extend_from_slice(carry);
                 let have = data.len();
                 data.resize(have + CHUNK, 0);
-                let n = match read(&mut file, &mut data[have..]) {
-                    Ok(n) => n,
-                    Err(source) => {
-                        let _ = self.batches.send(Err(PipelineError::Read {
-                            path: path.to_owned(),
-                            source,
-                        }));
-                        return;
-                    }
+                let Some(n) = self.read(&mut file, &mut data[have..], path) else {
+                    return;
                 };
                 data.truncate(have + n);
                 eof = n == 0;
@@ -588,15 +581,8 @@ impl ParseStage {
                 }
                 continue;
             }
-            let n = match read(&mut file, &mut buf) {
-                Ok(n) => n,
-                Err(source) => {
-                    let _ = self.batches.send(Err(PipelineError::Read {
-                        path: path.to_owned(),
-                        source,
-                    }));
-                    return;
-                }
+            let Some(n) = self.read(&mut file, &mut buf, path) else {
+                return;
             };
             eof = n == 0;
             let lines = match &mut lines {
@@ -642,7 +628,9 @@ impl ParseStage {
             if eof {
                 lines.flush_partial(&mut on_line);
                 parser.flush(&mut sink);
-            } else if format.is_some() {
+            } else if format.is_some() && lines.pending() + CHUNK <= MAX_LINE {
+                // (A line nearer the cap than one read stays with the line
+                // buffer, which may have to cut it.)
                 raw = lines.take_partial();
             }
             if parsed.records.is_empty() && parsed.lines.lines.is_empty() {
@@ -650,6 +638,24 @@ impl ParseStage {
             }
             if !self.send(parsed, format) {
                 return;
+            }
+        }
+    }
+
+    /// One read of `file` (`path`), retried when interrupted; `None` after
+    /// sending the merge a read error.
+    fn read(&self, file: &mut File, buf: &mut [u8], path: &str) -> Option<usize> {
+        loop {
+            match file.read(buf) {
+                Ok(n) => return Some(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    let _ = self.batches.send(Err(PipelineError::Read {
+                        path: path.to_owned(),
+                        source,
+                    }));
+                    return None;
+                }
             }
         }
     }
@@ -666,16 +672,6 @@ impl ParseStage {
             reply,
         };
         self.batches.send(Ok(matched)).is_ok() && self.jobs.send(job).is_ok()
-    }
-}
-
-/// One read, retried when interrupted.
-fn read(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    loop {
-        match file.read(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            result => return result,
-        }
     }
 }
 

@@ -649,14 +649,8 @@ fn activity(pid: u32) -> (String, String, u64) {
     (syscall(&pid.to_string()), syscall(&reader), rchar)
 }
 
-/// Backpressure (SPEC §8: memory bounded by configuration, not backlog):
-/// an output that does not take documents (stdout, not read) blocks the
-/// engine, the engine's bounded channel blocks the reader, and the rest of
-/// the file stays on disk. A file deleted meanwhile is still read to its
-/// end through the open handle, then closed.
-#[test]
-fn a_blocked_output_pauses_reading_and_a_file_deleted_meanwhile_is_drained_then_closed() {
-    let rules = r#"
+/// Rules for the blocked-output tests: a document per line holding `MATCH`.
+const MATCH_RULES: &str = r#"
 schema = 1
 
 [[source]]
@@ -670,26 +664,25 @@ source = "app"
 contains = "MATCH"
 alert = true
 "#;
-    let (site, mut agent) = start(rules, &["--output", "-"]);
-    let stdout = agent.take_stdout().unwrap();
-    let pid = agent.pid();
+
+/// `n` lines of about 100 bytes labelled `label`, every 20th holding
+/// `MATCH`, put in place as `Logs/app.log` at once (written aside, then
+/// renamed).
+fn put_match_lines(site: &Site, label: &str, n: usize) -> String {
     let mut text = String::new();
-    for i in 0..100_000 {
+    for i in 0..n {
         let tag = if i % 20 == 0 { "MATCH" } else { "other" };
-        text.push_str(&format!("{tag} line {i:06} {}\n", "-".repeat(70)));
+        text.push_str(&format!("{tag} {label} line {i:06} {}\n", "-".repeat(70)));
     }
-    let want: Vec<_> = expect("app.log", 0, &text)
-        .into_iter()
-        .filter(|l| l.2.starts_with("MATCH"))
-        .collect();
     site.write("site/staging.tmp", &text);
-    std::fs::rename(
-        site.path("site/staging.tmp"),
-        site.path("site/Logs/app.log"),
-    )
-    .unwrap();
-    // Until the engine is stuck writing to stdout and the reader waits,
-    // having read nothing more since the last look.
+    rename(site, "staging.tmp", "Logs/app.log");
+    text
+}
+
+/// Waits until the agent's engine is stuck writing to its stdout and its
+/// reader waits, having read nothing more since the last look; returns the
+/// bytes the agent has read.
+fn wait_blocked_on_output(pid: u32) -> u64 {
     let (write, futex) = WRITE_FUTEX;
     let mut last = 0;
     let mut read = 0;
@@ -700,6 +693,33 @@ alert = true
         read = rchar;
         engine == format!("{write} 0x1") && reader.starts_with(&format!("{futex} ")) && still
     });
+    read
+}
+
+/// Reads the agent's stdout to its end on a thread: the number of lines.
+fn drain_stdout(stdout: std::process::ChildStdout) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout).lines().count()
+    })
+}
+
+/// Backpressure (SPEC §8: memory bounded by configuration, not backlog):
+/// an output that does not take documents (stdout, not read) blocks the
+/// engine, the engine's bounded channel blocks the reader, and the rest of
+/// the file stays on disk. A file deleted meanwhile is still read to its
+/// end through the open handle, then closed.
+#[test]
+fn a_blocked_output_pauses_reading_and_a_file_deleted_meanwhile_is_drained_then_closed() {
+    let (site, mut agent) = start(MATCH_RULES, &["--output", "-"]);
+    let stdout = agent.take_stdout().unwrap();
+    let pid = agent.pid();
+    let text = put_match_lines(&site, "gen 1", 100_000);
+    let want: Vec<_> = expect("app.log", 0, &text)
+        .into_iter()
+        .filter(|l| l.2.starts_with("MATCH"))
+        .collect();
+    let read = wait_blocked_on_output(pid);
     let total = text.len() as u64;
     assert!(
         read < total / 2,
@@ -711,10 +731,7 @@ alert = true
     assert!(peak < 32 * 1024, "peak RSS {peak} KiB");
 
     std::fs::remove_file(site.path("site/Logs/app.log")).unwrap();
-    let taker = std::thread::spawn(move || {
-        use std::io::BufRead;
-        std::io::BufReader::new(stdout).lines().count()
-    });
+    let taker = drain_stdout(stdout);
     wait_docs(&site, want.len());
     wait_until(WAIT, "the deleted file to be closed", || {
         open_logs(pid) == 0
@@ -734,21 +751,7 @@ alert = true
 /// 30-minute soak on a loaded machine: 41,670 lines lost).
 #[test]
 fn generations_rotated_away_while_the_output_is_blocked_are_all_read() {
-    let rules = r#"
-schema = 1
-
-[[source]]
-id = "app"
-path = 'Logs\app.log'
-format = "plain"
-
-[[match]]
-id = "line"
-source = "app"
-contains = "MATCH"
-alert = true
-"#;
-    let (site, mut agent) = start(rules, &["--output", "-"]);
+    let (site, mut agent) = start(MATCH_RULES, &["--output", "-"]);
     let stdout = agent.take_stdout().unwrap();
     let pid = agent.pid();
     // Handles the agent holds on the log's generations (renamed or deleted
@@ -762,25 +765,15 @@ alert = true
     };
     let mut want = Vec::new();
     let mut generation = |g: usize, lines: usize| {
-        let mut text = String::new();
-        for i in 0..lines {
-            let tag = if i % 20 == 0 { "MATCH" } else { "other" };
-            text.push_str(&format!("{tag} gen {g} line {i:06} {}\n", "-".repeat(70)));
-        }
+        let text = put_match_lines(&site, &format!("gen {g}"), lines);
         want.extend(
             text.lines()
                 .filter(|l| l.starts_with("MATCH"))
                 .map(str::to_owned),
         );
-        site.write("site/staging.tmp", &text);
-        rename(&site, "staging.tmp", "Logs/app.log");
     };
     generation(1, 100_000);
-    let (write, futex) = WRITE_FUTEX;
-    wait_until(WAIT, "the agent to block on its output", || {
-        let (engine, reader, _) = activity(pid);
-        engine == format!("{write} 0x1") && reader.starts_with(&format!("{futex} "))
-    });
+    wait_blocked_on_output(pid);
     for g in 2..=4 {
         rename(&site, "Logs/app.log", "Logs/app.lo_");
         generation(g, 2_000);
@@ -788,10 +781,7 @@ alert = true
             generations() >= g
         });
     }
-    let taker = std::thread::spawn(move || {
-        use std::io::BufRead;
-        std::io::BufReader::new(stdout).lines().count()
-    });
+    let taker = drain_stdout(stdout);
     wait_docs(&site, want.len());
     let out = agent.stop();
     assert!(out.status.success(), "{}", out.stderr);
