@@ -223,39 +223,33 @@ impl Leftmost {
         }
     }
 
-    /// Sets `marks[k]` for each text `k` that may hold one of the
-    /// literals: the texts lie at `spans` of `haystack`, in increasing
-    /// order and disjoint. One search runs over the whole haystack; a text
-    /// left unmarked holds no literal (a marked one may not: a hit that
-    /// starts in it may run past its end).
-    fn mark(&self, haystack: &[u8], spans: &[(usize, usize)], marks: &mut [bool]) {
+    /// Pushes onto `starts`, in increasing order, the start of each line of
+    /// `haystack` (lines end at `\n`) in which one of the literals starts:
+    /// a line left out holds none (a line pushed may not: a hit that starts
+    /// in it may run past its end). One search runs over the whole
+    /// haystack, resumed at the line after each hit.
+    fn mark_lines(&self, haystack: &[u8], starts: &mut Vec<usize>) {
         let mut from = 0;
-        let mut k = 0;
-        while k < spans.len() {
-            let start = match self.find_from(haystack, from) {
-                Ok(Some(start)) => start,
+        while from < haystack.len() {
+            let at = match self.find_from(haystack, from) {
+                Ok(Some(at)) => at,
                 Ok(None) => return,
                 Err(_) => {
                     // Cannot happen (unanchored searches); stay correct.
-                    marks[k..].iter_mut().for_each(|m| *m = true);
+                    starts.push(from);
+                    starts.extend(
+                        memchr::memchr_iter(b'\n', &haystack[from..])
+                            .map(|nl| from + nl + 1)
+                            .filter(|&s| s < haystack.len()),
+                    );
                     return;
                 }
             };
-            while k < spans.len() && spans[k].1 <= start {
-                k += 1;
-            }
-            let Some(&(text_start, text_end)) = spans.get(k) else {
-                return;
-            };
-            if start >= text_start {
-                marks[k] = true;
-                from = text_end;
-                k += 1;
-            } else {
-                // Starts before text `k` and runs into it: a literal of the
-                // text itself may start after this one's start.
-                from = start + 1;
-            }
+            // `from` is a line start: the hit's line starts after the last
+            // line end before it.
+            starts
+                .push(memchr::memrchr(b'\n', &haystack[from..at]).map_or(from, |nl| from + nl + 1));
+            from = memchr::memchr(b'\n', &haystack[at..]).map_or(haystack.len(), |nl| at + nl + 1);
         }
     }
 }
@@ -387,17 +381,17 @@ impl Lane {
                 .is_none_or(|set| set.ungated.is_empty() && !matches!(set.gate, SetGate::None))
     }
 
-    /// Sets `marks[k]` for each text `k` of a batch (at `spans` of
-    /// `haystack`, increasing and disjoint) that may hold a literal of the
-    /// lane's prefilter or regex-set gate; an unmarked text matches no rule
-    /// of a [gated](Lane::is_gated) lane. Each literal searcher runs once
-    /// over the whole haystack (`folded`: scratch space).
-    pub(crate) fn mark(
+    /// Pushes onto `starts` the start of each line of `haystack` (lines
+    /// end at `\n`) that may hold a literal of the lane's prefilter or
+    /// regex-set gate, each searcher's lines in increasing order; a line
+    /// left out matches no rule of a [gated](Lane::is_gated) lane. Each
+    /// literal searcher runs once over the whole haystack (`folded`:
+    /// scratch space).
+    pub(crate) fn mark_lines(
         &self,
         haystack: &[u8],
-        spans: &[(usize, usize)],
         folded: &mut Vec<u8>,
-        marks: &mut [bool],
+        starts: &mut Vec<usize>,
     ) {
         let fold = self.prefilter.as_ref().is_some_and(|p| p.folded)
             || self.set.as_ref().is_some_and(|s| s.gate_folded);
@@ -407,7 +401,7 @@ impl Lane {
         };
         let text = |folded: bool| if folded { lowered } else { haystack };
         if let Some(pre) = &self.prefilter {
-            pre.automata.first.mark(text(pre.folded), spans, marks);
+            pre.automata.first.mark_lines(text(pre.folded), starts);
         }
         if let Some(set) = &self.set {
             let gate = match &set.gate {
@@ -416,7 +410,7 @@ impl Lane {
                 SetGate::Many(automata) => Some(&automata.first),
             };
             if let Some(gate) = gate {
-                gate.mark(text(set.gate_folded), spans, marks);
+                gate.mark_lines(text(set.gate_folded), starts);
             }
         }
     }
@@ -961,28 +955,34 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// One search over texts laid end to end marks every text that
-        /// holds a literal, hits across two texts and overlapping hits
-        /// included (the alphabet is small so that they are common).
+        /// One search over lines laid end to end marks every line that
+        /// holds a literal, overlapping hits and hits across two lines
+        /// included (the alphabet is small so that they are common), and
+        /// only starts of lines, in increasing order.
         #[test]
-        fn marking_a_batch_misses_no_text_with_a_literal(
+        fn marking_a_batch_misses_no_line_with_a_literal(
             literals in proptest::collection::vec("[ab_]{1,6}", 1..12),
-            texts in proptest::collection::vec("[ab_ c]{0,12}", 0..40),
+            lines in proptest::collection::vec("[ab_ c]{0,12}", 0..40),
+            last_ended in proptest::bool::ANY,
         ) {
             let gate = Leftmost::build(&literals, None).unwrap();
-            let mut haystack = String::new();
-            let mut spans = Vec::new();
-            for t in &texts {
-                let start = haystack.len();
-                haystack.push_str(t);
-                spans.push((start, haystack.len()));
+            let mut haystack = lines.join("\n");
+            if last_ended && !lines.is_empty() {
+                haystack.push('\n');
             }
-            let mut marks = vec![false; texts.len()];
-            gate.mark(haystack.as_bytes(), &spans, &mut marks);
-            for (t, marked) in texts.iter().zip(&marks) {
-                if literals.iter().any(|l| t.contains(l.as_str())) {
-                    proptest::prop_assert!(*marked, "{t:?} holds a literal of {literals:?}");
+            let mut starts = Vec::new();
+            gate.mark_lines(haystack.as_bytes(), &mut starts);
+            proptest::prop_assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}");
+            let mut at = 0;
+            for line in &lines {
+                if literals.iter().any(|l| line.contains(l.as_str())) {
+                    proptest::prop_assert!(starts.contains(&at), "{line:?} holds a literal of {literals:?}");
                 }
+                at += line.len() + 1;
+            }
+            for &s in &starts {
+                proptest::prop_assert!(s == 0 || haystack.as_bytes()[s - 1] == b'\n', "{s} is no line start");
+                proptest::prop_assert!(s < haystack.len().max(1), "{s} is past the end");
             }
         }
     }

@@ -491,24 +491,21 @@ impl Matcher {
     }
 
     /// Which lines of a block of `source` may match one of its rules, when
-    /// that can be told without parsing them: `text` holds the lines end to
-    /// end, line `k` at `spans[k]` (increasing, disjoint). Sets `marks[k]`
-    /// for each line that holds a literal some rule needs (a superset: the
-    /// literal may lie outside the text the rule looks at); a line left
-    /// unmarked matches no rule of the source. Returns `false`, marking
-    /// nothing, when some rule can match without any literal (an empty
-    /// literal, a regex without one): then every line has to be matched.
+    /// that can be told without parsing them: `text` holds the lines, each
+    /// ended by `\n` (the last one may lack it). Fills `starts` with, in
+    /// increasing order and once each, the start of each line that holds a
+    /// literal some rule needs (a superset: the literal may lie outside the
+    /// text the rule looks at); a line left out matches no rule of the
+    /// source. Returns `false`, leaving `starts` alone, when some rule can match
+    /// without any literal (an empty literal, a regex without one): then
+    /// every line has to be matched.
     ///
     /// # Performance
-    /// Each literal searcher runs once over the whole block: replay parses
-    /// only the marked lines (the e2e bench's 100 rules: about one line in six).
-    pub fn candidate_lines(
-        &self,
-        source: SourceId,
-        text: &[u8],
-        spans: &[(usize, usize)],
-        marks: &mut [bool],
-    ) -> bool {
+    /// Each literal searcher runs once over the whole block, and a line
+    /// without a hit is never looked at again: replay counts the lines
+    /// between the pushed ones without splitting them (the e2e bench's 100
+    /// rules: about one line in six pushed).
+    pub fn candidate_lines(&self, source: SourceId, text: &[u8], starts: &mut Vec<usize>) -> bool {
         let Some(lanes) = self.sources.get(source.index()) else {
             return true;
         };
@@ -517,9 +514,15 @@ impl Matcher {
             return false;
         }
         let mut scratch = self.scratch.get();
+        starts.clear();
         for lane in lanes.into_iter().flatten() {
-            lane.mark(text, spans, &mut scratch.folded, marks);
+            lane.mark_lines(text, &mut scratch.folded, starts);
         }
+        // Each searcher's lines are in order; several are merged.
+        if !starts.is_sorted() {
+            starts.sort_unstable();
+        }
+        starts.dedup();
         true
     }
 
