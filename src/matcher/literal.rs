@@ -90,17 +90,20 @@ impl Required {
 /// `A B C` contains a match of `B C`, which starts with one of its prefixes.
 #[cfg(test)]
 pub(crate) fn required(hir: &Hir) -> Option<Required> {
-    best(&candidates(hir))
+    best(&candidates(hir)).cloned()
 }
 
 /// The best of a regex's [`candidates`] (what [`required`] returns).
-pub(crate) fn best(candidates: &[Required]) -> Option<Required> {
-    // The first of equally good sets (`max_by_key` keeps the last).
-    candidates
-        .iter()
-        .rev()
-        .max_by_key(|r| Score::of(r))
-        .cloned()
+pub(crate) fn best(candidates: &[Required]) -> Option<&Required> {
+    best_of(candidates.iter())
+}
+
+/// The best of some literal sets, the first of equally good ones.
+pub(crate) fn best_of<'r>(
+    sets: impl DoubleEndedIterator<Item = &'r Required>,
+) -> Option<&'r Required> {
+    // `max_by_key` keeps the last of equals: search from the end.
+    sets.rev().max_by_key(|r| Score::of(r))
 }
 
 /// Every required-literal set of `hir` (see [`required`]), in the order

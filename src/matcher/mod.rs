@@ -62,6 +62,7 @@
 
 mod lane;
 mod literal;
+mod marker;
 #[cfg(test)]
 mod prop;
 
@@ -351,27 +352,7 @@ impl Matcher {
                     let hir =
                         Arc::new(regex_syntax::parse(p).map_err(|e| build_err(e.to_string()))?);
                     let re = Arc::new(LazyRegex::new(rule.id.clone(), Arc::clone(&hir)));
-                    let mut candidates = literal::candidates(&hir);
-                    let required = literal::best(&candidates).map(literal::Required::into_folded);
-                    // Only selective sets gate a regex family besides the
-                    // best one, kept apart: drop the others, and fold the
-                    // rest. A `(?i)` pattern's sets hold hundreds of case
-                    // variants each (`s`, `k` have non-ASCII case forms);
-                    // measured at 1,000 rules, a quarter of them such, the
-                    // heap peak while building was 42 MB, 24 MB with this.
-                    candidates.retain(|c| c.selective);
-                    let candidates = candidates
-                        .into_iter()
-                        .map(literal::Required::into_folded)
-                        .collect();
-                    (
-                        Text::Regex(re),
-                        PlannedText::Regex {
-                            hir,
-                            required,
-                            candidates,
-                        },
-                    )
+                    (Text::Regex(re), PlannedText::regex(hir))
                 }
             };
             let dense =
