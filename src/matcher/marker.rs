@@ -7,8 +7,8 @@
 //! (` for job J0042`, ` failed for `): every ` for` in the text is then a
 //! candidate to verify, which was most of the pass (measured below). A
 //! [`Marker`] fingerprints each literal at its rarest window instead (by a
-//! byte-class heuristic for log text: `J000` before ` for`) and checks the
-//! whole literal around a window hit itself.
+//! byte-frequency heuristic for log text: `J000` before ` for`) and checks
+//! the whole literal around a window hit itself.
 //!
 //! Owns the window choice and the hit verification; knows nothing of rules.
 
@@ -187,20 +187,30 @@ fn rarest_window(literal: &[u8], width: usize) -> usize {
         .unwrap_or(0)
 }
 
-/// How common a byte is in the messages of log lines, by class, larger
-/// meaning more common: spaces and lower-case words make up most of the
-/// text, digits and punctuation come next (times, counts, paths), and
-/// upper-case letters mostly start words or spell codes, the rarest text a
-/// rule's literal usually has (`J0042`, `0x80070005`, site `Q03`).
+/// How common a byte is in the messages of log lines, larger meaning more
+/// common: spaces and lower-case words make up most of the text (letters
+/// ranked as in English text, `e` first, `z` last), then upper-case
+/// letters, digits and punctuation (names, times, counts, paths); the rest
+/// is rare. Measured on the e2e bench's log, against each literal's first
+/// bytes: the 10-rule pack's windows occur 73 k times instead of 720 k, the
+/// 100-rule gate's 0.86 M instead of 3.1 M (a ranking with upper case
+/// rarest, 189 k and 0.90 M: it picked `File`, `Wait`, word starts).
 fn commonness(byte: u8) -> u32 {
+    const LETTERS: &[u8; 26] = b"etaoinshrdlcumwfgypbvkjxqz";
+    const RANKS: [u32; 26] = [
+        245, 240, 238, 236, 234, 232, 230, 226, 226, 220, 220, 214, 212, 210, 205, 205, 202, 200,
+        200, 195, 190, 185, 170, 165, 160, 160,
+    ];
     match byte {
         b' ' => 255,
-        b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' | b'h' | b'l' => 240,
-        b'a'..=b'z' => 215,
-        b'0'..=b'9' => 190,
-        b'.' | b',' | b':' | b'-' | b'_' | b'/' | b'\\' | b'=' | b'(' | b')' => 185,
-        b'A'..=b'Z' => 150,
-        b'\t' | b'\r' | b'"' | b'\'' | b'[' | b']' | b'<' | b'>' | b'{' | b'}' => 140,
+        b'a'..=b'z' => LETTERS
+            .iter()
+            .position(|&l| l == byte)
+            .map_or(200, |k| RANKS[k]),
+        b'A'..=b'Z' => 200,
+        b'0'..=b'9' => 195,
+        b'.' | b',' | b':' | b'-' | b'_' | b'/' | b'\\' | b'=' | b'(' | b')' => 190,
+        b'\t' | b'\r' | b'"' | b'\'' | b'[' | b']' | b'<' | b'>' | b'{' | b'}' => 150,
         0x21..=0x7E => 100,
         _ => 60,
     }
@@ -211,13 +221,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn windows_prefer_codes_to_words() {
-        assert_eq!(
-            &b" for job J0042"[rarest_window(b" for job J0042", 4)..][..4],
-            b"J004"
-        );
-        assert_eq!(rarest_window(b"_5", 2), 0);
-        assert_eq!(rarest_window(b"abc", 3), 0);
+    fn windows_prefer_codes_and_rare_letters_to_common_words() {
+        let window = |lit: &str, width: usize| {
+            let at = rarest_window(lit.as_bytes(), width);
+            lit[at..at + width].to_string()
+        };
+        assert_eq!(window(" for job J0042", 4), "0042");
+        assert_eq!(window(" failed for ", 4), "fail");
+        assert_eq!(window("Waiting for an available thread", 4), "labl");
+        assert_eq!(window("_5", 2), "_5");
+        assert_eq!(window("abc", 3), "abc");
     }
 
     proptest::proptest! {
