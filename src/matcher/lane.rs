@@ -415,8 +415,11 @@ impl Lane {
         let prefilter = if to_prefilter.is_empty() {
             None
         } else {
-            let prefilter = Prefilter::build(to_prefilter, case_insensitive, &mut marks)?;
-            Some(prefilter)
+            Some(Prefilter::build(
+                to_prefilter,
+                case_insensitive,
+                &mut marks,
+            )?)
         };
         let set_sizes_before = set_sizes.len();
         let set = match RegexSet::build(&to_set, set_sizes, &mut marks) {
