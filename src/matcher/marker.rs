@@ -93,13 +93,14 @@ impl Marker {
             Marker::Automaton(ac) => {
                 let mut from = 0;
                 while from < haystack.len() {
-                    let Ok(Some(hit)) =
-                        ac.try_find(Input::new(haystack).span(from..haystack.len()))
-                    else {
-                        // No hit; an error cannot happen (unanchored).
-                        return;
+                    let at = match ac.try_find(Input::new(haystack).span(from..haystack.len())) {
+                        Ok(Some(hit)) => hit.start(),
+                        Ok(None) => return,
+                        // Cannot happen (unanchored): stay correct, mark
+                        // the rest line by line.
+                        Err(_) => from,
                     };
-                    from = mark_line(haystack, from, hit.start(), starts);
+                    from = mark_line(haystack, from, at, starts);
                 }
             }
         }
