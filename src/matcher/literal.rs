@@ -265,6 +265,11 @@ struct Score {
     /// Length of the shortest literal, capped: past 8 bytes a literal is rare
     /// enough and fewer literals matter more.
     min_len: usize,
+    /// How rare the set's most common literal looks ([`rarity`], in coarse
+    /// steps so that near-equals fall to the next terms): a code such as
+    /// `0x80040002` beats template words such as ` failed for ` (measured on
+    /// the e2e bench's log: 423 lines against 60,251).
+    rarity: u32,
     /// Fewer literals (negated so that larger is better).
     fewer: isize,
     /// An exact set saves the confirming regex run.
@@ -277,9 +282,60 @@ impl Score {
         Score {
             selective: req.selective,
             min_len: folded.iter().map(Vec::len).min().unwrap_or(0).min(8),
+            rarity: folded.iter().map(|l| rarity(l)).min().unwrap_or(0) / RARITY_STEP,
             fewer: -(folded.len() as isize),
             exact: req.exact,
         }
+    }
+}
+
+/// Bytes of a literal weighed by [`rarity`]: about a word or a code.
+const RARITY_WINDOW: usize = 8;
+
+/// The steps in which [`Score`] compares rarities (a window of common
+/// lower-case words scores about 200, one of digits and capitals 400+).
+const RARITY_STEP: u32 = 100;
+
+/// How rare `literal` likely is in log messages, larger meaning rarer: its
+/// rarest run of [`RARITY_WINDOW`] bytes (all of it when shorter), each byte
+/// counting as far as it is from the commonest ([`commonness`]). Words of a
+/// message template recur on many lines; codes, names and numbers are what
+/// tells one event from another.
+pub(crate) fn rarity(literal: &[u8]) -> u32 {
+    let width = literal.len().min(RARITY_WINDOW);
+    literal
+        .windows(width.max(1))
+        .map(|w| w.iter().map(|&b| 255 - commonness(b)).sum::<u32>())
+        .max()
+        .unwrap_or(0)
+}
+
+/// How common a byte is in the messages of log lines, larger meaning more
+/// common: spaces and lower-case words make up most of the text (letters
+/// ranked as in English text, `e` first, `z` last), then upper-case
+/// letters, digits and punctuation (names, times, counts, paths); the rest
+/// is rare. Measured on the e2e bench's log, against each literal's first
+/// bytes: the 10-rule pack's windows occur 73 k times instead of 720 k, the
+/// 100-rule gate's 0.86 M instead of 3.1 M (a ranking with upper case
+/// rarest, 189 k and 0.90 M: it picked `File`, `Wait`, word starts).
+pub(crate) fn commonness(byte: u8) -> u32 {
+    const LETTERS: &[u8; 26] = b"etaoinshrdlcumwfgypbvkjxqz";
+    const RANKS: [u32; 26] = [
+        245, 240, 238, 236, 234, 232, 230, 226, 226, 220, 220, 214, 212, 210, 205, 205, 202, 200,
+        200, 195, 190, 185, 170, 165, 160, 160,
+    ];
+    match byte {
+        b' ' => 255,
+        b'a'..=b'z' => LETTERS
+            .iter()
+            .position(|&l| l == byte)
+            .map_or(200, |k| RANKS[k]),
+        b'A'..=b'Z' => 200,
+        b'0'..=b'9' => 195,
+        b'.' | b',' | b':' | b'-' | b'_' | b'/' | b'\\' | b'=' | b'(' | b')' => 190,
+        b'\t' | b'\r' | b'"' | b'\'' | b'[' | b']' | b'<' | b'>' | b'{' | b'}' => 150,
+        0x21..=0x7E => 100,
+        _ => 60,
     }
 }
 
@@ -325,6 +381,24 @@ mod tests {
     #[test]
     fn inner_literal_after_a_class() {
         check("\\d+ files pending", &[" files pending"], false, true);
+    }
+
+    /// Of two sets alike in length and size, the one that looks rarer in
+    /// logs: an error code, not the words of the message around it.
+    #[test]
+    fn codes_beat_template_words() {
+        check(
+            "(?:CreateFile|ReadFile) failed for (\\w+), (?:HRESULT|error) = 0x80040002",
+            &[" = 0x80040002"],
+            false,
+            true,
+        );
+        check(
+            "Failed to connect to (\\w+) for site Q003",
+            &[" for site Q003"],
+            false,
+            true,
+        );
     }
 
     #[test]

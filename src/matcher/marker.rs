@@ -16,6 +16,7 @@ use aho_corasick::packed::Searcher;
 use aho_corasick::{AhoCorasick, Input, MatchKind as AcMatchKind};
 
 use super::lane::{TEDDY_PATTERNS, teddy};
+use super::literal;
 /// Teddy's longest fingerprint: longer windows gain nothing.
 const WINDOW: usize = 4;
 
@@ -182,39 +183,10 @@ fn rarest_window(literal: &[u8], width: usize) -> usize {
         .min_by_key(|&at| {
             literal[at..at + width]
                 .iter()
-                .map(|&b| commonness(b))
+                .map(|&b| literal::commonness(b))
                 .sum::<u32>()
         })
         .unwrap_or(0)
-}
-
-/// How common a byte is in the messages of log lines, larger meaning more
-/// common: spaces and lower-case words make up most of the text (letters
-/// ranked as in English text, `e` first, `z` last), then upper-case
-/// letters, digits and punctuation (names, times, counts, paths); the rest
-/// is rare. Measured on the e2e bench's log, against each literal's first
-/// bytes: the 10-rule pack's windows occur 73 k times instead of 720 k, the
-/// 100-rule gate's 0.86 M instead of 3.1 M (a ranking with upper case
-/// rarest, 189 k and 0.90 M: it picked `File`, `Wait`, word starts).
-fn commonness(byte: u8) -> u32 {
-    const LETTERS: &[u8; 26] = b"etaoinshrdlcumwfgypbvkjxqz";
-    const RANKS: [u32; 26] = [
-        245, 240, 238, 236, 234, 232, 230, 226, 226, 220, 220, 214, 212, 210, 205, 205, 202, 200,
-        200, 195, 190, 185, 170, 165, 160, 160,
-    ];
-    match byte {
-        b' ' => 255,
-        b'a'..=b'z' => LETTERS
-            .iter()
-            .position(|&l| l == byte)
-            .map_or(200, |k| RANKS[k]),
-        b'A'..=b'Z' => 200,
-        b'0'..=b'9' => 195,
-        b'.' | b',' | b':' | b'-' | b'_' | b'/' | b'\\' | b'=' | b'(' | b')' => 190,
-        b'\t' | b'\r' | b'"' | b'\'' | b'[' | b']' | b'<' | b'>' | b'{' | b'}' => 150,
-        0x21..=0x7E => 100,
-        _ => 60,
-    }
 }
 
 #[cfg(test)]
