@@ -142,7 +142,7 @@ declare -A COUNT # "tool/rules" -> matching lines it reported
 say "line-split floor"
 # The floor of the targets reads 128 KiB at a time, the fastest read size on
 # the 2-core VM this was written on (a read and its page-cache source fit in
-# L2); 256 KiB is replay's read size, shown for comparison.
+# L2); 64 KiB is replay's read size, shown for comparison.
 FLOOR="floor (memchr, 128 KiB reads)"
 measure "$FLOOR" - "$LINES" "" -- "$GEN" split "$LOG" 128
 split_lines=$(cat "$WORK/last.out")
@@ -150,7 +150,7 @@ if [ "$split_lines" != "$LINES" ]; then
     echo "run.sh: the floor counted $split_lines lines, expected $LINES" >&2
     exit 2
 fi
-measure "floor (memchr, 256 KiB reads)" - "$LINES" "replay's read size" -- "$GEN" split "$LOG" 256
+measure "floor (memchr, 64 KiB reads)" - "$LINES" "replay's read size" -- "$GEN" split "$LOG" 64
 measure "wc -l" - "$LINES" "" -- wc -l "$LOG"
 
 for n in 1 10 100 1000; do

@@ -472,6 +472,23 @@ impl Lane {
     /// left out matches no rule of a [gated](Lane::is_gated) lane. Each
     /// literal searcher runs once over the whole haystack (`folded`:
     /// scratch space).
+    /// Picks the windows of the lane's line markers by `sample`, text like
+    /// the text they will mark ([`Marker::tuned`]); `folded` is scratch
+    /// space for the sample lower-cased.
+    pub(crate) fn tune_markers(&mut self, sample: &[u8], folded: &mut Vec<u8>) {
+        let Some(markers) = &mut self.markers else {
+            return;
+        };
+        for (lowered, marker) in markers.iter_mut() {
+            let text = if *lowered {
+                fold_bytes(sample, folded)
+            } else {
+                sample
+            };
+            *marker = marker.tuned(text);
+        }
+    }
+
     pub(crate) fn mark_lines(
         &self,
         haystack: &[u8],

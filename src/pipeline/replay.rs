@@ -29,6 +29,7 @@ use crate::parse::RecordParser;
 use crate::parse::encoding::{Decoder, Encoding};
 use crate::parse::lines::LineBuffer;
 use crate::rule::{Format, RuleSet};
+use crate::source::identity;
 use crate::source::path::{Listing, PathPattern, Want};
 use crate::time::{Clock, Timestamp};
 
@@ -795,7 +796,8 @@ pub fn run(
     clock: Arc<dyn Clock>,
     explain: Option<(RuleId, NoteObserver)>,
 ) -> Result<ReplayReport, PipelineError> {
-    let matcher = Matcher::new(&rules)?;
+    let mut matcher = Matcher::new(&rules)?;
+    tune(&mut matcher, files);
     let pool = MatchPool::start(&rules, &matcher)?;
     let mut ingest = Ingest::new(Arc::clone(&rules), matcher, ctx.host.clone());
     if let Some((rule, _)) = &explain {
@@ -885,6 +887,26 @@ pub fn run(
     })
 }
 
+/// Tunes the matcher's search for candidate lines of each source to the
+/// start of the source's first file (see [`Matcher::tune_candidate_lines`]).
+/// A file that cannot be read is left to the parse stage to report.
+fn tune(matcher: &mut Matcher, files: &[ReplayFile]) {
+    let mut sample = vec![0u8; CHUNK];
+    let mut tuned = Vec::new();
+    for f in files {
+        if tuned.contains(&f.source) {
+            continue;
+        }
+        tuned.push(f.source);
+        let Ok(file) = File::open(&f.path) else {
+            continue;
+        };
+        if let Ok(n) = identity::read_at(&file, &mut sample, 0) {
+            matcher.tune_candidate_lines(f.source, &sample[..n]);
+        }
+    }
+}
+
 /// The files a site holds for the rules' sources: every file a source path
 /// matches (resolved as the tailer does: `/` or `\\`, globs,
 /// case-insensitive), plus its rotated `.lo_` sibling when there is one,
@@ -967,11 +989,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.log");
         std::fs::write(&path, bytes).unwrap();
-        let pool = MatchPool::start(&rules, &Matcher::new(&rules).unwrap()).unwrap();
         let file = ReplayFile {
             path,
             source: SourceId(0),
         };
+        let mut matcher = Matcher::new(&rules).unwrap();
+        tune(&mut matcher, std::slice::from_ref(&file));
+        let pool = MatchPool::start(&rules, &matcher).unwrap();
         let cursor = Cursor::open(&rules, &file, &pool, sparse).unwrap();
         drop(pool);
         let mut out = Vec::new();
