@@ -301,7 +301,7 @@ const RARITY_STEP: u32 = 100;
 /// counting as far as it is from the commonest ([`commonness`]). Words of a
 /// message template recur on many lines; codes, names and numbers are what
 /// tells one event from another.
-pub(crate) fn rarity(literal: &[u8]) -> u32 {
+fn rarity(literal: &[u8]) -> u32 {
     let width = literal.len().min(RARITY_WINDOW);
     literal
         .windows(width.max(1))
