@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end benchmark (issue 7): `logwarden replay` against the line-split
 # floor, ripgrep, GNU grep and SEC on the same generated SMS log and the same
-# rules, page cache warm, medians of several runs. Prints Markdown tables:
+# rules, page cache warm, medians of several runs taken in rounds (one run of
+# every command per round, so that the machine's slow spells fall on all
+# alike). Prints Markdown tables:
 # lines/s, CPU, peak RSS, the ratios, PASS/MISS per issue-7 target, and a
 # correctness check (the lines each tool counts as matching).
 #
@@ -102,89 +104,97 @@ GREP_LINES_1000=200000
 cat "$LOG" "$DATA"/prefix-*.log >/dev/null 2>&1 || true
 
 # ---------------------------------------------------------------- measuring
-# measure TOOL RULES LINES NOTE -- CMD...: RUNS runs; keeps the run with the
-# median wall time (its stdout/stderr in $WORK/last.out/err) and appends a row
-# to $RESULTS: tool rules lines wall cpu_s rss_kib note.
-measure() {
-    local tool=$1 rules=$2 lines=$3 note=$4
+# Every measurement is registered first (job) and then run RUNS rounds, one
+# run of each per round (run_jobs): a slow spell of the shared machine then
+# falls on every tool alike instead of on whichever ran during it, and the
+# ratios (what the targets are) drift less than the times.
+JOBS=0
+JOB=            # the number of the job registered last
+declare -a J_TOOL J_RULES J_LINES J_NOTE J_CMD
+# job TOOL RULES LINES NOTE -- CMD...: registers a measurement as job $JOB.
+job() {
+    JOB=$JOBS
+    J_TOOL[JOB]=$1 J_RULES[JOB]=$2 J_LINES[JOB]=$3 J_NOTE[JOB]=$4
     shift 5
-    local i rc t0 t1
+    J_CMD[JOB]=$(printf '%q ' "$@")
+    JOBS=$((JOBS + 1))
+}
+
+# run_jobs: RUNS rounds of every job; then per job, in order, the run with the
+# median wall time: its stdout/stderr in $WORK/job.K.out/err and a row in
+# $RESULTS: tool rules lines wall cpu_s rss_kib note.
+run_jobs() {
+    local i k rc t0 t1
     for ((i = 1; i <= RUNS; i++)); do
-        rc=0
-        # Wall time from bash's microsecond clock (time's %e has 10 ms steps);
-        # CPU and peak RSS from /usr/bin/time.
-        t0=$EPOCHREALTIME
-        /usr/bin/time -f '%U %S %M' -o "$WORK/time.$i" "$@" \
-            >"$WORK/out.$i" 2>"$WORK/err.$i" || rc=$?
-        t1=$EPOCHREALTIME
-        echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') $(tail -1 "$WORK/time.$i")" >"$WORK/time.$i"
-        # grep and rg exit 1 when nothing matched: not a failure here.
-        if [ "$rc" -gt 1 ]; then
-            echo "run.sh: failed ($rc): $*" >&2
-            tail -5 "$WORK/err.$i" >&2
-            exit 2
-        fi
+        for ((k = 0; k < JOBS; k++)); do
+            rc=0
+            # Wall time from bash's microsecond clock (time's %e has 10 ms
+            # steps); CPU and peak RSS from /usr/bin/time.
+            t0=$EPOCHREALTIME
+            eval "/usr/bin/time -f '%U %S %M' -o \"\$WORK/time.$k.$i\" ${J_CMD[k]}" \
+                >"$WORK/out.$k.$i" 2>"$WORK/err.$k.$i" || rc=$?
+            t1=$EPOCHREALTIME
+            echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') $(tail -1 "$WORK/time.$k.$i")" >"$WORK/time.$k.$i"
+            # grep and rg exit 1 when nothing matched: not a failure here.
+            if [ "$rc" -gt 1 ]; then
+                echo "run.sh: failed ($rc): ${J_CMD[k]}" >&2
+                tail -5 "$WORK/err.$k.$i" >&2
+                exit 2
+            fi
+        done
+        say "round $i of $RUNS done"
     done
     local pick wall user sys rss idx
-    pick=$(for ((i = 1; i <= RUNS; i++)); do echo "$(cat "$WORK/time.$i") $i"; done |
-        sort -n -k1,1 | sed -n "$(( (RUNS + 1) / 2 ))p")
-    read -r wall user sys rss idx <<<"$pick"
-    cp "$WORK/out.$idx" "$WORK/last.out"
-    # tracing colours its output even into a file.
-    sed 's/\x1b\[[0-9;]*m//g' "$WORK/err.$idx" >"$WORK/last.err"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$rules" "$lines" "$wall" \
-        "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" "$rss" "$note" >>"$RESULTS"
-    say "$(printf '%-30s %5s rules %9s lines  %7ss' "$tool" "$rules" "$lines" "$wall")"
+    for ((k = 0; k < JOBS; k++)); do
+        pick=$(for ((i = 1; i <= RUNS; i++)); do echo "$(cat "$WORK/time.$k.$i") $i"; done |
+            sort -n -k1,1 | sed -n "$(( (RUNS + 1) / 2 ))p")
+        read -r wall user sys rss idx <<<"$pick"
+        cp "$WORK/out.$k.$idx" "$WORK/job.$k.out"
+        # tracing colours its output even into a file.
+        sed 's/\x1b\[[0-9;]*m//g' "$WORK/err.$k.$idx" >"$WORK/job.$k.err"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${J_TOOL[k]}" "${J_RULES[k]}" "${J_LINES[k]}" "$wall" \
+            "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" "$rss" "${J_NOTE[k]}" >>"$RESULTS"
+        say "$(printf '%-30s %5s rules %9s lines  %7ss' "${J_TOOL[k]}" "${J_RULES[k]}" "${J_LINES[k]}" "$wall")"
+    done
 }
 
 declare -A COUNT # "tool/rules" -> matching lines it reported
+declare -A AT    # "tool/rules" -> its job
 
-say "line-split floor"
 # The floor of the targets reads 128 KiB at a time, the fastest read size on
 # the 2-core VM this was written on (a read and its page-cache source fit in
 # L2); 64 KiB is replay's read size, shown for comparison.
 FLOOR="floor (memchr, 128 KiB reads)"
-measure "$FLOOR" - "$LINES" "" -- "$GEN" split "$LOG" 128
-split_lines=$(cat "$WORK/last.out")
-if [ "$split_lines" != "$LINES" ]; then
-    echo "run.sh: the floor counted $split_lines lines, expected $LINES" >&2
-    exit 2
-fi
-measure "floor (memchr, 64 KiB reads)" - "$LINES" "replay's read size" -- "$GEN" split "$LOG" 64
-measure "wc -l" - "$LINES" "" -- wc -l "$LOG"
+job "$FLOOR" - "$LINES" "" -- "$GEN" split "$LOG" 128
+AT[floor]=$JOB
+job "floor (memchr, 64 KiB reads)" - "$LINES" "replay's read size" -- "$GEN" split "$LOG" 64
+job "wc -l" - "$LINES" "" -- wc -l "$LOG"
 
 for n in 1 10 100 1000; do
-    measure "logwarden startup" "$n" 0 "empty log: rule compile" -- \
+    job "logwarden startup" "$n" 0 "empty log: rule compile" -- \
         env LOGWARDEN_LOG=info "$LW" replay --rules "$DATA/pack-$n.toml" --output /dev/null "$DATA/empty.log"
 done
 for n in 1 10 100 1000; do
-    measure "logwarden replay" "$n" "$LINES" "" -- \
+    job "logwarden replay" "$n" "$LINES" "" -- \
         env LOGWARDEN_LOG=info "$LW" replay --rules "$DATA/pack-$n.toml" --output /dev/null "$LOG"
-    summary=$(grep 'replay finished' "$WORK/last.err" || true)
-    records=$(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$summary")
-    COUNT[lw/$n]=$(sed -n 's/.* matched=\([0-9]*\).*/\1/p' <<<"$summary")
-    COUNT[lwalerts/$n]=$(sed -n 's/.* alerts=\([0-9]*\).*/\1/p' <<<"$summary")
-    if [ "$records" != "$LINES" ]; then
-        say "logwarden read $records records of $LINES lines with $n rules"
-        COUNT[lwrecords/$n]=$records
-    fi
+    AT[lw/$n]=$JOB
 done
 
 if have rg; then
     for n in 1 10 100 1000; do
-        measure "rg -c -f" "$n" "$LINES" "" -- rg --no-config -c -f "$DATA/rg-$n.txt" "$LOG"
-        COUNT[rg/$n]=$(cat "$WORK/last.out")
+        job "rg -c -f" "$n" "$LINES" "" -- rg --no-config -c -f "$DATA/rg-$n.txt" "$LOG"
+        AT[rg/$n]=$JOB
     done
 fi
 
 for n in 10 100; do
-    measure "grep -E -c -f" "$n" "$LINES" "" -- grep -E -c -f "$DATA/ere-$n.txt" "$LOG"
-    COUNT[grep/$n]=$(cat "$WORK/last.out")
+    job "grep -E -c -f" "$n" "$LINES" "" -- grep -E -c -f "$DATA/ere-$n.txt" "$LOG"
+    AT[grep/$n]=$JOB
 done
 p=$(prefix $GREP_LINES_1000)
 pl=$(wc -l <"$p")
-measure "grep -E -c -f" 1000 "$pl" "first $pl lines" -- grep -E -c -f "$DATA/ere-1000.txt" "$p"
-COUNT[grep1000prefix]=$(cat "$WORK/last.out")
+job "grep -E -c -f" 1000 "$pl" "first $pl lines" -- grep -E -c -f "$DATA/ere-1000.txt" "$p"
+AT[grep1000prefix]=$JOB
 COUNT[grep1000lines]=$pl
 have rg && COUNT[rg1000prefix]=$(rg --no-config -c -f "$DATA/rg-1000.txt" "$p" || echo 0)
 
@@ -193,7 +203,7 @@ if have sec; then
         var=SEC_LINES_$n
         p=$(prefix "${!var}")
         pl=$(wc -l <"$p")
-        measure "sec (SingleWithThreshold)" "$n" "$pl" "first $pl lines" -- \
+        job "sec (SingleWithThreshold)" "$n" "$pl" "first $pl lines" -- \
             sec --conf="$DATA/sec-$n.conf" --input="$p" --notail --log=/dev/null \
             --debug=1 --nointevents --nointcontexts
         # Correctness, untimed: the same rules as `Single`, writing each
@@ -207,11 +217,37 @@ if have sec; then
     done
 fi
 
+say "measuring: $JOBS commands, $RUNS rounds"
+run_jobs
+
+split_lines=$(cat "$WORK/job.${AT[floor]}.out")
+if [ "$split_lines" != "$LINES" ]; then
+    echo "run.sh: the floor counted $split_lines lines, expected $LINES" >&2
+    exit 2
+fi
+for n in 1 10 100 1000; do
+    summary=$(grep 'replay finished' "$WORK/job.${AT[lw/$n]}.err" || true)
+    records=$(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$summary")
+    COUNT[lw/$n]=$(sed -n 's/.* matched=\([0-9]*\).*/\1/p' <<<"$summary")
+    COUNT[lwalerts/$n]=$(sed -n 's/.* alerts=\([0-9]*\).*/\1/p' <<<"$summary")
+    if [ "$records" != "$LINES" ]; then
+        say "logwarden read $records records of $LINES lines with $n rules"
+        COUNT[lwrecords/$n]=$records
+    fi
+    if have rg; then
+        COUNT[rg/$n]=$(cat "$WORK/job.${AT[rg/$n]}.out")
+    fi
+done
+for n in 10 100; do
+    COUNT[grep/$n]=$(cat "$WORK/job.${AT[grep/$n]}.out")
+done
+COUNT[grep1000prefix]=$(cat "$WORK/job.${AT[grep1000prefix]}.out")
+
 # ---------------------------------------------------------------- report
 {
     echo "## End-to-end benchmark"
     echo
-    echo "- command: \`benches/e2e/run.sh${ARGS:+ $ARGS}\` ($LINES lines, seed $SEED, median of $RUNS run(s), page cache warm)"
+    echo "- command: \`benches/e2e/run.sh${ARGS:+ $ARGS}\` ($LINES lines, seed $SEED, median of $RUNS run(s) taken in rounds, page cache warm)"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
     echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (shared machine: other builds may have been running)"
