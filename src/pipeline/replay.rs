@@ -33,21 +33,20 @@ use crate::source::identity;
 use crate::source::path::{Listing, PathPattern, Want};
 use crate::time::{Clock, Timestamp};
 
-/// Bytes read per `read` by the parse stage (a file's first lines, and
-/// files in formats the match workers do not parse).
+/// Bytes read per `read`. Reads that fit the L2 cache with room to spare
+/// are the fastest: measured on the bench machine (512 KiB L2), a 256 KiB
+/// read made the line-split floor 3× slower than 128 KiB.
 const CHUNK: usize = 64 * 1024;
 
-/// Bytes of a file per [`Span`]: the batch a match worker reads, frames,
-/// parses and matches itself. The worker's buffer must stay in its core's
-/// L2 cache together with the page cache being copied from (512 KiB on the
-/// bench machine): reading and counting the bench log's lines on two cores
-/// took 0.06 s in 128 KiB spans, 0.13 s in 192 or 256 KiB ones. Smaller
-/// spans cost more hand-offs between threads per byte.
-const SPAN: usize = 128 * 1024;
+/// Reads per batch of raw lines handed to the match pool. Each batch costs
+/// a few channel hand-offs and thread wake-ups, which were a fifth of a
+/// 10-rule replay's CPU at one read per batch (measured with
+/// `benches/e2e/ab.sh 9`, 10 rules: least CPU 0.26 s at 1 read, 0.21 s at
+/// 4, 0.22 s at 8, 0.24 s at 16; 100 rules 0.74 → 0.72 s at 4).
+const READS_PER_BATCH: usize = 4;
 
-/// Bytes read past a span's end with it, so that its last line is most
-/// often read whole in one go (a longer one is read on by [`read_tail`]).
-const SPAN_TAIL: usize = 4 * 1024;
+/// The most bytes read into one batch of raw lines.
+const BATCH_BYTES: usize = READS_PER_BATCH * CHUNK;
 
 /// One file to replay and the source it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,12 +185,17 @@ struct LineBlock {
     /// Per line: its start and end in `bytes` (line end removed), its file
     /// offset, whether it was cut at the line cap.
     lines: Vec<(usize, usize, u64, bool)>,
+    /// Set when `bytes` are whole lines as read from the file, line ends
+    /// and all, starting at this offset (the last line may lack its end at
+    /// the end of the file): the worker frames them ([`LineBlock::frame`]).
+    raw_at: Option<u64>,
 }
 
 impl LineBlock {
     fn clear(&mut self) {
         self.bytes.clear();
         self.lines.clear();
+        self.raw_at = None;
     }
 
     /// Adds a framed line, ended by `\n` in `bytes` (outside its span) so
@@ -215,14 +219,11 @@ impl LineBlock {
         }));
     }
 
-    /// Takes `raw`, whole lines as read from file offset `base` on, line
-    /// ends and all (the last one may lack its end at the end of the file),
-    /// split into lines as [`LineBuffer`] splits them: a line ends at `\n`
-    /// or `\r\n`; a last line without its end loses a trailing `\r`. No
-    /// line is cut: [`read_span`] leaves none longer than the cap.
-    fn frame(&mut self, raw: &[u8], base: u64) {
-        self.clear();
-        self.bytes.extend_from_slice(raw);
+    /// Splits raw bytes into lines as [`LineBuffer`] does: a line ends at
+    /// `\n` or `\r\n`; a last line without its end loses a trailing `\r`.
+    /// No line is cut: the parse stage sends none longer than the cap.
+    fn frame(&mut self) {
+        let Some(base) = self.raw_at else { return };
         let bytes = &self.bytes;
         let line = |start: usize, end: usize| {
             let end = if end > start && bytes[end - 1] == b'\r' {
@@ -253,111 +254,7 @@ struct Job {
     format: Option<Format>,
     /// Lines that no rule can match may be left unparsed (see [`Gap`]).
     sparse: bool,
-    /// The worker reads the batch's lines itself, from here.
-    span: Option<Span>,
-    reply: Sender<Result<Parsed, PipelineError>>,
-}
-
-/// The lines of a file that start in `start..start + SPAN`, for a match
-/// worker to read ([`read_span`]): each line belongs to the span it starts
-/// in, so spans can be read on every core at once, in any order, and put
-/// back in file order. A span reads the byte before it to tell whether a
-/// line starts at `start`, and past its end to the end of its last line.
-struct Span {
-    file: Arc<File>,
-    path: Arc<str>,
-    start: u64,
-    /// `start` is known to be a line start (the first span of a file).
-    at_line: bool,
-}
-
-/// What [`read_span`] found: the span's whole lines are
-/// `buf[begin..end]`, from file offset `base` on (the last one may lack its
-/// line end at the end of the file), then `tail` when the span's last line
-/// ran past what was read with it: read on alone (bytes without the line
-/// end, offset, cut at the line cap).
-#[derive(Debug, Default)]
-struct SpanLines {
-    begin: usize,
-    end: usize,
-    base: u64,
-    tail: Option<(Vec<u8>, u64, bool)>,
-}
-
-/// Reads the lines of `span` into `buf` (reused; its bytes are
-/// overwritten). Lines end as [`LineBlock::frame`] ends them; a line longer
-/// than [`MAX_LINE`] is cut as [`LineBuffer`] cuts it.
-fn read_span(span: &Span, buf: &mut Vec<u8>) -> std::io::Result<SpanLines> {
-    let lead = usize::from(!span.at_line);
-    let from = span.start - lead as u64;
-    let want = lead + SPAN + SPAN_TAIL;
-    if buf.len() < want {
-        buf.resize(want, 0);
-    }
-    let n = identity::read_at(&span.file, &mut buf[..want], from)?;
-    let buf = &buf[..n];
-    // Index in `buf` of the span's end: lines starting before it are ours.
-    let limit = (lead + SPAN).min(n);
-    let none = SpanLines::default();
-    // The first line start at or after `start`: after a line end at
-    // `start - 1` or later.
-    let begin = match lead {
-        0 => 0,
-        _ => match memchr::memchr(b'\n', &buf[..limit.saturating_sub(1)]) {
-            Some(nl) => nl + 1,
-            None => return Ok(none),
-        },
-    };
-    if begin >= n {
-        return Ok(none);
-    }
-    // The last line that starts in the span, and its end.
-    let last = memchr::memrchr(b'\n', &buf[begin..limit.saturating_sub(1).max(begin)])
-        .map_or(begin, |nl| begin + nl + 1);
-    let mut lines = SpanLines {
-        begin,
-        end: n,
-        base: from + begin as u64,
-        tail: None,
-    };
-    if last >= n {
-        return Ok(lines);
-    }
-    match memchr::memchr(b'\n', &buf[last..]) {
-        Some(nl) => lines.end = last + nl + 1,
-        // The file ends in that line.
-        None if n < want => {}
-        None => {
-            lines.end = last;
-            lines.tail = read_tail(&span.file, &buf[last..], from + last as u64)?;
-        }
-    }
-    Ok(lines)
-}
-
-/// The line that starts at file offset `at` with the bytes `head`, read on
-/// to its end (or cut at the line cap, as [`LineBuffer`] cuts).
-fn read_tail(file: &File, head: &[u8], at: u64) -> std::io::Result<Option<(Vec<u8>, u64, bool)>> {
-    let mut lines = LineBuffer::new(Encoding::Utf8, at, MAX_LINE);
-    lines.extend(head);
-    let mut pos = at + head.len() as u64;
-    let mut chunk = vec![0u8; CHUNK];
-    let mut line = None;
-    loop {
-        lines.drain_lines(|l| {
-            line = line.take().or(Some((l.bytes.to_vec(), l.offset, l.cut)));
-        });
-        if line.is_some() {
-            return Ok(line);
-        }
-        let n = identity::read_at(file, &mut chunk, pos)?;
-        if n == 0 {
-            lines.flush_partial(|l| line = Some((l.bytes.to_vec(), l.offset, l.cut)));
-            return Ok(line);
-        }
-        pos += n as u64;
-        lines.extend(&chunk[..n]);
-    }
+    reply: Sender<Parsed>,
 }
 
 /// A match worker's parsers, one per source and format (a parser keeps the
@@ -388,8 +285,8 @@ impl Parsers {
         (&mut self.parsers[at].2, &mut self.decoder)
     }
 
-    /// Parses the lines of a raw `block` (whole lines as read from file
-    /// offset `base` on, see [`SpanLines`]) that start at `starts` (increasing) into
+    /// Parses the lines of a raw `block` (bytes as read from `base` on, see
+    /// [`LineBlock::raw_at`]) that start at `starts` (increasing) into
     /// `records`; the runs of other lines become `gaps`, counted by their
     /// line ends without being split. Lines end as [`LineBlock::frame`]
     /// ends them.
@@ -535,96 +432,64 @@ impl MatchPool {
             .min(MAX_WORKERS);
         let (jobs, queue) = bounded::<Job>(2 * workers);
         for _ in 0..workers {
+            let matcher = matcher.clone();
             let queue = queue.clone();
-            let parsers = Parsers {
+            let mut parsers = Parsers {
                 rules: Arc::clone(rules),
                 parsers: Vec::new(),
                 decoder: Decoder::new(Encoding::Utf8),
             };
-            let mut worker = Worker {
-                matcher: matcher.clone(),
-                parsers,
-                starts: Vec::new(),
-                marks: Vec::new(),
-                buf: Vec::new(),
-            };
+            let mut starts: Vec<usize> = Vec::new();
+            let mut marks: Vec<bool> = Vec::new();
             std::thread::Builder::new()
                 .name("match".into())
                 .spawn(move || {
                     for mut job in queue {
-                        let done = worker.work(&mut job).map(|()| job.parsed);
-                        let _ = job.reply.send(done);
+                        let Parsed {
+                            records,
+                            lines,
+                            gaps,
+                            found,
+                            ends,
+                        } = &mut job.parsed;
+                        if let Some(format) = job.format {
+                            records.clear();
+                            gaps.clear();
+                            let source = job.source;
+                            let sparse = job.sparse
+                                && matcher.candidate_lines(source, &lines.bytes, &mut starts);
+                            match (sparse, lines.raw_at) {
+                                (true, Some(base)) => parsers.parse_raw(
+                                    source,
+                                    format,
+                                    (&lines.bytes, base),
+                                    &starts,
+                                    records,
+                                    gaps,
+                                ),
+                                (true, None) => {
+                                    lines.marks(&starts, &mut marks);
+                                    let marks = Some(&marks[..]);
+                                    parsers.parse(source, format, lines, marks, records, gaps);
+                                }
+                                (false, _) => {
+                                    lines.frame();
+                                    parsers.parse(source, format, lines, None, records, gaps);
+                                }
+                            }
+                        }
+                        found.clear();
+                        ends.clear();
+                        for record in records.iter() {
+                            matcher.find(job.source, &record, found);
+                            ends.push(u32::try_from(found.len()).unwrap_or(u32::MAX));
+                        }
+                        let _ = job.reply.send(job.parsed);
                     }
                 })
                 .map_err(|_| PipelineError::Thread("match"))?;
         }
         Ok(MatchPool { jobs })
-    }
-}
-
-/// A match worker: its matcher, parsers and buffers.
-struct Worker {
-    matcher: Matcher,
-    parsers: Parsers,
-    /// Candidate line starts ([`Matcher::candidate_lines`]).
-    starts: Vec<usize>,
-    /// Candidate lines of a framed block.
-    marks: Vec<bool>,
-    /// The bytes of the spans it reads (kept: its core's cache holds them).
-    buf: Vec<u8>,
-}
-
-impl Worker {
-    /// Reads, parses and matches `job`'s batch.
-    fn work(&mut self, job: &mut Job) -> Result<(), PipelineError> {
-        let Parsed {
-            records,
-            lines,
-            gaps,
-            found,
-            ends,
-        } = &mut job.parsed;
-        let source = job.source;
-        if let Some(format) = job.format {
-            records.clear();
-            gaps.clear();
-            let (parsers, matcher) = (&mut self.parsers, &self.matcher);
-            let mut tail = None;
-            if let Some(span) = &job.span {
-                let read = read_span(span, &mut self.buf).map_err(|source| PipelineError::Read {
-                    path: span.path.to_string(),
-                    source,
-                })?;
-                let bytes = &self.buf[read.begin..read.end];
-                tail = read.tail;
-                if job.sparse && matcher.candidate_lines(source, bytes, &mut self.starts) {
-                    let raw = (bytes, read.base);
-                    parsers.parse_raw(source, format, raw, &self.starts, records, gaps);
-                } else {
-                    lines.frame(bytes, read.base);
-                    parsers.parse(source, format, lines, None, records, gaps);
-                }
-            } else if job.sparse && matcher.candidate_lines(source, &lines.bytes, &mut self.starts)
-            {
-                lines.marks(&self.starts, &mut self.marks);
-                let marks = Some(&self.marks[..]);
-                parsers.parse(source, format, lines, marks, records, gaps);
-            } else {
-                parsers.parse(source, format, lines, None, records, gaps);
-            }
-            if let Some((line, offset, cut)) = tail {
-                let (parser, decoder) = parsers.parser(source, format);
-                let text = decoder.decode(&line);
-                parser.push_line(text, offset, cut, &mut |r| records.push(r));
-            }
-        }
-        found.clear();
-        ends.clear();
-        for record in records.iter() {
-            self.matcher.find(source, &record, found);
-            ends.push(u32::try_from(found.len()).unwrap_or(u32::MAX));
-        }
-        Ok(())
     }
 }
 
@@ -637,7 +502,7 @@ struct Cursor {
     key: FileKey,
     path: Arc<str>,
     /// Per parsed batch, in file order: where it comes back matched.
-    batches: Receiver<Result<Receiver<Result<Parsed, PipelineError>>, PipelineError>>,
+    batches: Receiver<Result<Receiver<Parsed>, PipelineError>>,
     /// Spent batches go back to the parse thread (their buffers are reused).
     spent: Sender<Parsed>,
     queue: VecDeque<Input>,
@@ -716,7 +581,7 @@ impl Cursor {
                 }
             };
             // The pool drops a job only when its workers are gone.
-            let batch = matched.recv().map_err(|_| PipelineError::Thread("match"))??;
+            let batch = matched.recv().map_err(|_| PipelineError::Thread("match"))?;
             let mut gaps = batch.gaps.iter().peekable();
             for (i, (record, found)) in batch.iter().enumerate() {
                 while let Some(gap) = gaps.next_if(|g| g.before <= i) {
@@ -761,20 +626,71 @@ struct ParseStage {
     source: SourceId,
     /// Lines that match no rule may be left unparsed.
     sparse: bool,
-    batches: Sender<Result<Receiver<Result<Parsed, PipelineError>>, PipelineError>>,
+    batches: Sender<Result<Receiver<Parsed>, PipelineError>>,
     spent: Receiver<Parsed>,
     jobs: Sender<Job>,
 }
 
 impl ParseStage {
-    fn run(&self, file: File, path: &Arc<str>, mut parser: RecordParser) {
-        let file = Arc::new(file);
+    fn run(&self, mut file: File, path: &str, mut parser: RecordParser) {
         let mut buf = vec![0u8; CHUNK];
         let mut lines: Option<LineBuffer> = None;
         let mut decoder = Decoder::new(Encoding::Utf8);
+        // Once the workers parse the lines (see `Parsed`), the reads are
+        // handed to them as they are, cut after their last line end: the
+        // unfinished line and its file offset.
+        let mut raw: Option<(Vec<u8>, u64)> = None;
         let mut eof = false;
         while !eof {
-            let Some(n) = self.read(&file, &mut buf, path) else {
+            if let Some((carry, at)) = &mut raw {
+                let mut parsed = self.spent.try_recv().unwrap_or_default();
+                parsed.records.clear();
+                parsed.lines.lines.clear();
+                // The spent buffer's bytes are overwritten, not cleared: it
+                // is zeroed only where it grows (zeroing a whole read each
+                // time was 5% of a 1-rule replay's CPU).
+                let data = &mut parsed.lines.bytes;
+                let mut have = carry.len();
+                if data.len() < have + BATCH_BYTES {
+                    data.resize(have + BATCH_BYTES, 0);
+                }
+                data[..have].copy_from_slice(carry);
+                for _ in 0..READS_PER_BATCH {
+                    let Some(n) = self.read(&mut file, &mut data[have..have + CHUNK], path) else {
+                        return;
+                    };
+                    have += n;
+                    eof = n == 0;
+                    if eof {
+                        break;
+                    }
+                }
+                data.truncate(have);
+                let whole = match eof {
+                    true => data.len(),
+                    false => memchr::memrchr(b'\n', data).map_or(0, |nl| nl + 1),
+                };
+                carry.clear();
+                carry.extend_from_slice(&data[whole..]);
+                data.truncate(whole);
+                parsed.lines.raw_at = Some(*at);
+                *at += whole as u64;
+                if carry.len() + BATCH_BYTES > MAX_LINE {
+                    // A line near the cap: the line buffer cuts it.
+                    let mut buffer = LineBuffer::new(Encoding::Utf8, *at, MAX_LINE);
+                    buffer.extend(carry);
+                    lines = Some(buffer);
+                    raw = None;
+                }
+                if parsed.lines.bytes.is_empty() {
+                    continue;
+                }
+                if !self.send(parsed, Some(parser.format())) {
+                    return;
+                }
+                continue;
+            }
+            let Some(n) = self.read(&mut file, &mut buf, path) else {
                 return;
             };
             eof = n == 0;
@@ -818,68 +734,26 @@ impl ParseStage {
                 }
             };
             lines.drain_lines(&mut on_line);
-            // Once the workers parse the lines, they read the rest of the
-            // file themselves, from the unfinished line on.
-            let mut rest = None;
             if eof {
                 lines.flush_partial(&mut on_line);
                 parser.flush(&mut sink);
-            } else if let Some(format) = format {
-                rest = lines.take_partial().map(|(_, at)| (at, format));
+            } else if format.is_some() && lines.pending() + BATCH_BYTES <= MAX_LINE {
+                // (A line nearer the cap than one batch stays with the line
+                // buffer, which may have to cut it.)
+                raw = lines.take_partial();
             }
-            if !(parsed.records.is_empty() && parsed.lines.lines.is_empty())
-                && !self.send(parsed, format, None)
-            {
+            if parsed.records.is_empty() && parsed.lines.lines.is_empty() {
+                continue;
+            }
+            if !self.send(parsed, format) {
                 return;
             }
-            if let Some((at, format)) = rest {
-                self.send_spans(&file, path, at, format);
-                return;
-            }
-        }
-    }
-
-    /// Hands the match pool the rest of `file` from `at` (a line start) on,
-    /// in [`Span`]s of `format` lines, up to the file's end as it is when
-    /// the spans reach it.
-    fn send_spans(&self, file: &Arc<File>, path: &Arc<str>, at: u64, format: Format) {
-        let (mut next, mut size, mut at_line) = (at, at, true);
-        loop {
-            if next >= size {
-                size = match file.metadata() {
-                    Ok(meta) => meta.len(),
-                    Err(source) => {
-                        let _ = self.batches.send(Err(PipelineError::Read {
-                            path: path.to_string(),
-                            source,
-                        }));
-                        return;
-                    }
-                };
-                if next >= size {
-                    return;
-                }
-            }
-            let mut parsed = self.spent.try_recv().unwrap_or_default();
-            parsed.records.clear();
-            parsed.lines.clear();
-            let span = Span {
-                file: Arc::clone(file),
-                path: Arc::clone(path),
-                start: next,
-                at_line,
-            };
-            if !self.send(parsed, Some(format), Some(span)) {
-                return;
-            }
-            next += SPAN as u64;
-            at_line = false;
         }
     }
 
     /// One read of `file` (`path`), retried when interrupted; `None` after
     /// sending the merge a read error.
-    fn read(&self, mut file: &File, buf: &mut [u8], path: &str) -> Option<usize> {
+    fn read(&self, file: &mut File, buf: &mut [u8], path: &str) -> Option<usize> {
         loop {
             match file.read(buf) {
                 Ok(n) => return Some(n),
@@ -896,16 +770,14 @@ impl ParseStage {
     }
 
     /// Hands a batch to the match pool (`format`: its lines are to be
-    /// parsed there; `span`: read there); false when the merge or the pool
-    /// is gone.
-    fn send(&self, parsed: Parsed, format: Option<Format>, span: Option<Span>) -> bool {
+    /// parsed there); false when the merge or the pool is gone.
+    fn send(&self, parsed: Parsed, format: Option<Format>) -> bool {
         let (reply, matched) = bounded(1);
         let job = Job {
             parsed,
             source: self.source,
             format,
             sparse: self.sparse,
-            span,
             reply,
         };
         self.batches.send(Ok(matched)).is_ok() && self.jobs.send(job).is_ok()
@@ -1128,7 +1000,7 @@ mod tests {
         drop(pool);
         let mut out = Vec::new();
         for matched in cursor.batches.iter() {
-            let batch = matched.unwrap().recv().unwrap().unwrap();
+            let batch = matched.unwrap().recv().unwrap();
             let mut gaps = batch.gaps.iter().peekable();
             let gap = |g: &Gap| Item::Gap(g.lines, g.cut, g.time.map(Timestamp::as_unix_nanos));
             for (i, (record, found)) in batch.iter().enumerate() {
@@ -1217,7 +1089,7 @@ mod tests {
     /// `auto` has decided) are the records one parser would make.
     #[test]
     fn lines_parsed_on_the_match_workers_are_the_records_one_parser_makes() {
-        let (mut bytes, i) = log_of(3 * SPAN, |i| {
+        let (mut bytes, i) = log_of(3 * BATCH_BYTES, |i| {
             match i % 7 {
                 0 => format!("plain line {i} without a trailer\n").into_bytes(),
                 1 => [&b"caf\xe9 in Windows-1252 "[..], format!("{i}  $$<SMS_X><01-15-2009 10:35:{:02}.046+300><thread=7 (0x7)>\n", i % 60).as_bytes()].concat(),
@@ -1248,7 +1120,7 @@ mod tests {
     /// every line parsed.
     #[test]
     fn lines_no_rule_can_match_are_counted_unparsed_with_the_same_outcome() {
-        let (mut bytes, i) = log_of(3 * SPAN, |i| match i % 11 {
+        let (mut bytes, i) = log_of(3 * BATCH_BYTES, |i| match i % 11 {
             0 => format!("NEEDLE without a trailer {i}\r\n").into_bytes(),
             3 => format!("plain {i}\r\n").into_bytes(),
             9 => b"\n".to_vec(),
