@@ -619,7 +619,8 @@ impl Cursor {
 }
 
 /// The parse stage of one file: reads it start to end and hands its records
-/// to the match pool in batches of about one read each, sending the merge
+/// to the match pool in batches (one read each while it frames lines,
+/// [`READS_PER_BATCH`] once the workers do), sending the merge
 /// where each batch will come back, in order. Ends when the file does, on a
 /// read error (sent), or when the merge stops listening.
 struct ParseStage {
