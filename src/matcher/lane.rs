@@ -456,7 +456,8 @@ impl Lane {
 
     /// Whether every rule of the lane needs one of its literals in a text
     /// to match it: no empty literal, no rule run one by one, no regex
-    /// without a gate literal. Only then can [`Lane::mark`] rule texts out.
+    /// without a gate literal, markers built. Only then can
+    /// [`Lane::mark_lines`] rule texts out.
     pub(crate) fn is_gated(&self) -> bool {
         self.markers.is_some()
             && self.always.is_empty()
@@ -466,12 +467,6 @@ impl Lane {
                 .is_none_or(|set| set.ungated.is_empty() && !matches!(set.gate, SetGate::None))
     }
 
-    /// Pushes onto `starts` the start of each line of `haystack` (lines
-    /// end at `\n`) that may hold a literal of the lane's prefilter or
-    /// regex-set gate, each searcher's lines in increasing order; a line
-    /// left out matches no rule of a [gated](Lane::is_gated) lane. Each
-    /// literal searcher runs once over the whole haystack (`folded`:
-    /// scratch space).
     /// Picks the windows of the lane's line markers by `sample`, text like
     /// the text they will mark ([`Marker::tuned`]); `folded` is scratch
     /// space for the sample lower-cased.
@@ -489,6 +484,12 @@ impl Lane {
         }
     }
 
+    /// Pushes onto `starts` the start of each line of `haystack` (lines
+    /// end at `\n`) that may hold a literal of the lane's prefilter or
+    /// regex-set gate, each searcher's lines in increasing order; a line
+    /// left out matches no rule of a [gated](Lane::is_gated) lane. Each
+    /// literal searcher runs once over the whole haystack (`folded`:
+    /// scratch space).
     pub(crate) fn mark_lines(
         &self,
         haystack: &[u8],

@@ -189,28 +189,14 @@ impl Windows {
     /// Teddy over a window of each of `literals` (the shortest one's
     /// length, at most [`WINDOW`]), if it can be built.
     fn build(literals: &[&[u8]], tally: Option<&Tally>) -> Option<Windows> {
-        let width = window_width(literals)?;
-        let mut windows: Vec<&[u8]> = Vec::new();
-        let mut owners: Vec<Vec<Owner>> = Vec::new();
-        for lit in literals {
-            let at = rarest_window(lit, width, tally);
-            let window = &lit[at..at + width];
-            let k = match windows.iter().position(|w| *w == window) {
-                Some(k) => k,
-                None => {
-                    windows.push(window);
-                    owners.push(Vec::new());
-                    windows.len() - 1
-                }
-            };
-            owners[k].push(Owner {
-                offset: at,
-                literal: Box::from(*lit),
-            });
-        }
+        let windows = windows_of(literals, tally)?;
+        let patterns: Vec<&[u8]> = windows.iter().map(|(w, _)| *w).collect();
         Some(Windows {
-            teddy: teddy(&windows)?,
-            owners: owners.into_iter().map(Vec::into_boxed_slice).collect(),
+            teddy: teddy(&patterns)?,
+            owners: windows
+                .into_iter()
+                .map(|(_, owners)| owners.into_boxed_slice())
+                .collect(),
         })
     }
 
@@ -253,10 +239,29 @@ fn mark_line(haystack: &[u8], line: usize, at: usize, starts: &mut Vec<usize>) -
     memchr::memchr(b'\n', &haystack[at..]).map_or(haystack.len(), |nl| at + nl + 1)
 }
 
-/// The window length of one searcher over `literals`: the shortest one's
-/// length, at most [`WINDOW`].
-fn window_width(literals: &[&[u8]]) -> Option<usize> {
-    Some(literals.iter().map(|l| l.len()).min()?.min(WINDOW))
+/// The windows one searcher over `literals` looks for (the shortest
+/// literal's length, at most [`WINDOW`]; each literal's rarest, picked by
+/// `tally` when given), distinct, each with the literals it was taken from;
+/// `None` for no literals.
+fn windows_of<'l>(
+    literals: &[&'l [u8]],
+    tally: Option<&Tally>,
+) -> Option<Vec<(&'l [u8], Vec<Owner>)>> {
+    let width = literals.iter().map(|l| l.len()).min()?.min(WINDOW);
+    let mut windows: Vec<(&[u8], Vec<Owner>)> = Vec::new();
+    for lit in literals {
+        let at = rarest_window(lit, width, tally);
+        let window = &lit[at..at + width];
+        let owner = Owner {
+            offset: at,
+            literal: Box::from(*lit),
+        };
+        match windows.iter_mut().find(|(w, _)| *w == window) {
+            Some((_, owners)) => owners.push(owner),
+            None => windows.push((window, vec![owner])),
+        }
+    }
+    Some(windows)
 }
 
 /// The offset of `literal`'s window of `width` bytes seen least often in
@@ -338,19 +343,11 @@ impl Tally {
     /// What marking text like the sample would cost with one searcher over
     /// `literals` ([`PASS_COST`], [`HIT_COST`]).
     fn cost(&self, literals: &[&[u8]]) -> u64 {
-        let Some(width) = window_width(literals) else {
+        let Some(windows) = windows_of(literals, Some(self)) else {
             return 0;
         };
-        let mut windows: Vec<&[u8]> = literals
-            .iter()
-            .map(|l| {
-                let at = rarest_window(l, width, Some(self));
-                &l[at..at + width]
-            })
-            .collect();
-        windows.sort_unstable();
-        windows.dedup();
-        let hits: u64 = windows.iter().map(|w| u64::from(self.count(w))).sum();
+        let width = windows.first().map_or(0, |(w, _)| w.len());
+        let hits: u64 = windows.iter().map(|(w, _)| u64::from(self.count(w))).sum();
         self.len as u64 * u64::from(PASS_COST[width]) + hits * u64::from(HIT_COST)
     }
 }

@@ -39,10 +39,10 @@ use crate::time::{Clock, Timestamp};
 const CHUNK: usize = 64 * 1024;
 
 /// Reads per batch of raw lines handed to the match pool. Each batch costs
-/// a few channel hand-offs and thread wake-ups, which were a fifth of a
-/// 10-rule replay's CPU at one read per batch (measured with
-/// `benches/e2e/ab.sh 9`, 10 rules: least CPU 0.26 s at 1 read, 0.21 s at
-/// 4, 0.22 s at 8, 0.24 s at 16; 100 rules 0.74 → 0.72 s at 4).
+/// a few channel hand-offs and thread wake-ups: four reads per batch took a
+/// fifth less CPU than one (measured with `benches/e2e/ab.sh 9`, 10 rules:
+/// least CPU 0.26 s at 1 read, 0.21 s at 4, 0.22 s at 8, 0.24 s at 16; 100
+/// rules 0.74 → 0.72 s at 4).
 const READS_PER_BATCH: usize = 4;
 
 /// The most bytes read into one batch of raw lines.
