@@ -23,7 +23,7 @@ use regex_syntax::hir::Hir;
 
 use super::Strategy;
 use super::literal::{self, Required};
-use super::marker::Marker;
+use super::marker::{Mark, Marker};
 
 /// The lazy DFA of a regex set keeps this much per pattern, so that a large
 /// set does not thrash its cache and fall back to the (50× slower) PikeVM.
@@ -411,7 +411,7 @@ impl Lane {
         }
         // The literals that mark lines (plain, folded): the prefilter's and
         // the regex-set gate's.
-        let mut marks: [Vec<Vec<u8>>; 2] = Default::default();
+        let mut marks: [Vec<Mark>; 2] = Default::default();
         let prefilter = if to_prefilter.is_empty() {
             None
         } else {
@@ -597,7 +597,7 @@ impl Prefilter {
     fn build(
         entries: Vec<(u32, Vec<Vec<u8>>, bool)>,
         folded: bool,
-        marks: &mut [Vec<Vec<u8>>; 2],
+        marks: &mut [Vec<Mark>; 2],
     ) -> Result<Prefilter, LaneError> {
         let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut patterns: Vec<Vec<u8>> = Vec::new();
@@ -625,7 +625,10 @@ impl Prefilter {
                 }
             }
         }
-        marks[usize::from(folded)].extend(patterns.iter().cloned());
+        marks[usize::from(folded)].extend(patterns.iter().map(|literal| Mark {
+            literal: literal.clone(),
+            also: None,
+        }));
         Ok(Prefilter {
             automata: Automata::build(&patterns, &targets)?,
             folded,
@@ -708,6 +711,9 @@ struct Plan {
     literals: Vec<(Vec<u8>, u32)>,
     /// The literals are lower case, for lower-cased text.
     folded: bool,
+    /// Per family, the literals a line its gate marks must also hold
+    /// ([`Mark::also`]), if that test is worth making.
+    also: Vec<Option<Vec<Vec<u8>>>>,
 }
 
 /// A family being planned.
@@ -760,13 +766,13 @@ fn plan(entries: &[SetEntry]) -> Plan {
     };
     let mut picks: Vec<&Gate> = gated.iter().map(|&i| &entries[i].gates[0]).collect();
     let one_family = union_len(&picks) <= TEDDY_PATTERNS;
-    if !one_family {
-        let mut shared: HashMap<&Gate, usize> = HashMap::new();
-        for &i in &gated {
-            for g in &entries[i].gates {
-                *shared.entry(g).or_default() += 1;
-            }
+    let mut shared: HashMap<&Gate, usize> = HashMap::new();
+    for &i in &gated {
+        for g in &entries[i].gates {
+            *shared.entry(g).or_default() += 1;
         }
+    }
+    if !one_family {
         picks = gated
             .iter()
             .map(|&i| {
@@ -854,6 +860,8 @@ fn plan(entries: &[SetEntry]) -> Plan {
         count = distinct(&groups);
     }
     for (f, g) in groups.into_iter().enumerate() {
+        plan.also
+            .push(own_literals(entries, &g, &shared, plan.folded));
         plan.families.push(g.members);
         plan.literals
             .extend(g.literals.into_iter().map(|l| (l, f as u32)));
@@ -864,9 +872,60 @@ fn plan(entries: &[SetEntry]) -> Plan {
         plan.ungated = (0..entries.len()).collect();
         plan.families.clear();
         plan.literals.clear();
+        plan.also.clear();
         plan.folded = false;
     }
     plan
+}
+
+/// The second test of the lines a family's gate marks ([`Mark::also`]):
+/// the family's members' own literals, each member's least shared literal
+/// set (of equals, the best by [`literal::rank`]), lower-cased if `folded`.
+/// A line that holds no such literal matches no member, as every set is
+/// required. `None` when the test would pass every line the gate marks (a
+/// literal of it is in a gate literal: `_9` in a family gated by `_9`), or
+/// cannot be made on the text the gate's marker searches (a member's
+/// literals hold only in lower-cased text and the gate's do not).
+///
+/// # Performance
+/// The e2e bench's 100 rules are six templates (`Failed to connect to site
+/// server … for site Q042, …`): the literals gating a family are its
+/// template's text, on 31,530 of the first 204 k lines, of which 1,439
+/// hold a member's own literal.
+fn own_literals(
+    entries: &[SetEntry],
+    family: &Group,
+    shared: &HashMap<&Gate, usize>,
+    folded: bool,
+) -> Option<Vec<Vec<u8>>> {
+    let mut also = Vec::new();
+    for &i in &family.members {
+        let own = entries[i].gates.iter().min_by_key(|g| {
+            (
+                shared.get(g).copied().unwrap_or(0),
+                !g.selective,
+                std::cmp::Reverse(literal::rank(&g.literals, g.selective)),
+            )
+        })?;
+        if own.folded && !folded {
+            // Its literals hold only in lower-cased text, and the gate's
+            // marker searches the text as it is.
+            return None;
+        }
+        also.extend(own.literals.iter().map(|l| match folded {
+            true => l.to_ascii_lowercase(),
+            false => l.clone(),
+        }));
+    }
+    also.sort_unstable();
+    also.dedup();
+    let in_gate = |lit: &Vec<u8>| {
+        family
+            .literals
+            .iter()
+            .any(|g| memchr::memmem::find(g, lit).is_some())
+    };
+    (!also.iter().any(in_gate)).then_some(also)
 }
 
 impl RegexSet {
@@ -876,7 +935,7 @@ impl RegexSet {
     fn build(
         entries: &[SetEntry],
         set_sizes: &mut Vec<usize>,
-        marks: &mut [Vec<Vec<u8>>; 2],
+        marks: &mut [Vec<Mark>; 2],
     ) -> Result<Option<RegexSet>, LaneError> {
         if entries.is_empty() {
             return Ok(None);
@@ -910,7 +969,10 @@ impl RegexSet {
         let gated = plan.families.len();
         let ungated = (gated..families.len()).map(|f| f as u32).collect();
         if gated > 0 {
-            marks[usize::from(plan.folded)].extend(plan.literals.iter().map(|(l, _)| l.clone()));
+            marks[usize::from(plan.folded)].extend(plan.literals.iter().map(|(l, f)| Mark {
+                literal: l.clone(),
+                also: plan.also.get(*f as usize).cloned().flatten(),
+            }));
         }
         let gate = match gated {
             0 => SetGate::None,

@@ -257,6 +257,18 @@ pub(crate) fn is_ubiquitous(folded: &[u8]) -> bool {
     })
 }
 
+/// How good `literals` are as a prefilter (larger is better), as [`best`]
+/// ranks sets: a set of rarer-looking, longer and fewer literals ranks
+/// higher.
+pub(crate) fn rank(literals: &[Vec<u8>], selective: bool) -> impl Ord + use<> {
+    Score::of(&Required {
+        literals: literals.to_vec(),
+        exact: false,
+        selective,
+        folded: false,
+    })
+}
+
 /// How good a literal set is as a prefilter; larger is better.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Score {

@@ -287,3 +287,77 @@ proptest! {
         }
     }
 }
+
+/// Rule templates as admins write them, each a regex and a text it matches:
+/// the same text around a part of each rule's own (`{}`).
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "(?:Failed|Unable) to connect to (\\w+) for {} now",
+        "Unable to connect to SRV1 for {} now",
+    ),
+    (
+        "(?i)backup of {} (?:completed|failed)",
+        "BACKUP of {} completed",
+    ),
+    ("{}_\\d+ files? (?:queued|pending)", "{}_12 file queued"),
+];
+
+/// A template (by index) and the words of a rule's or a line's own part.
+fn instance() -> impl Strategy<Value = (usize, Vec<String>)> {
+    (0..TEMPLATES.len(), prop::collection::vec(word(), 1..3))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Replay parses only the lines [`Matcher::candidate_lines`] marks: it
+    /// marks every line some rule matches. Many rules from a few templates
+    /// make the regex set gate families by their templates' text and mark
+    /// a line only if it also holds a member's own part.
+    #[test]
+    fn candidate_lines_hold_every_match(
+        rules in prop::collection::vec(instance(), 60..90),
+        lines in prop::collection::vec(prop_oneof![
+            3 => instance().prop_map(|(t, own)| TEMPLATES[t].1.replace("{}", &own.join(" "))),
+            1 => prop::collection::vec(word(), 0..8).prop_map(|w| w.join(" ")),
+        ], 1..40),
+    ) {
+        let rules: Vec<Rule> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, (t, own))| {
+                let own: Vec<String> = own.iter().map(|w| regex_syntax::escape(w)).collect();
+                let mut r = rule("r", Pattern::Regex(TEMPLATES[*t].0.replace("{}", &own.join(" "))), |_| {});
+                r.id = format!("r{i}");
+                r
+            })
+            .collect();
+        let set = set_of(rules);
+        let naive = Naive::new(&set);
+        let block = lines.join("\n");
+        for strategy in [Split::Auto, Split::Set] {
+            let matcher = Matcher::with_strategy(&set, strategy).unwrap();
+            let mut starts = Vec::new();
+            if !matcher.candidate_lines(SourceId(0), block.as_bytes(), &mut starts) {
+                continue;
+            }
+            let mut at = 0;
+            for line in &lines {
+                let record = Record {
+                    raw: line,
+                    message: line,
+                    component: None,
+                    thread: None,
+                    severity: None,
+                    time: None,
+                    offset: 0,
+                    cut: false,
+                };
+                if !naive.find(SourceId(0), &record).is_empty() {
+                    prop_assert!(starts.contains(&at), "{:?} unmarked ({:?})", line, strategy);
+                }
+                at += line.len() + 1;
+            }
+        }
+    }
+}

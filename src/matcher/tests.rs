@@ -544,3 +544,29 @@ fn rule_families_give_the_same_answers_as_one_rule_at_a_time() {
     }
     assert!(hits >= 10, "the texts should hit many rules: {hits}");
 }
+
+/// Replay's candidate lines of many rules written from one template: the
+/// template's text (which gates the rules' regex family) marks a line only
+/// together with one rule's own part, and a rule's own part alone does not.
+#[test]
+fn template_families_mark_only_lines_with_a_rules_own_part() {
+    let rules = (0..70)
+        .map(|i| {
+            let pattern = format!(r"Failed to connect to site server (\S+) for site Q{i:03}, will");
+            rule(&format!("r{i}"), regex(&pattern), |_| {})
+        })
+        .collect();
+    let matcher = Matcher::new(&set_of(rules)).unwrap();
+    let lines = [
+        "Failed to connect to site server \\\\S1 for site Q005, will retry in 60 seconds",
+        "Failed to connect to site server \\\\S1 for site Q999, will retry in 60 seconds",
+        "No site server for site Q005, will retry",
+        "Failed to connect to site server \\\\S2 for site Q069, will retry in 5 seconds",
+    ];
+    let block = lines.join("\n");
+    let mut starts = Vec::new();
+    assert!(matcher.candidate_lines(SourceId(0), block.as_bytes(), &mut starts));
+    let marked: Vec<&str> = starts.iter().map(|&s| &block[s..s + 20]).collect();
+    let third = lines[..3].iter().map(|l| l.len() + 1).sum::<usize>();
+    assert_eq!(starts, [0, third], "{marked:?}");
+}
