@@ -248,13 +248,13 @@ impl Marker {
                 return;
             };
             for hit in hits {
+                if hit.start() < line {
+                    continue;
+                }
                 let also = self
                     .also
                     .get(hit.pattern().as_usize())
                     .and_then(Option::as_deref);
-                if hit.start() < line {
-                    continue;
-                }
                 if let Some(next) =
                     mark_line(haystack, line, hit.start(), also, starts, &mut failed)
                 {
