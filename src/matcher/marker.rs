@@ -198,7 +198,7 @@ impl Marker {
     /// lines), so they took a 4-byte pass of their own; by the sample,
     /// windows such as `J0`, and one 2-byte pass does (0.16 → 0.13 s). Its
     /// 100 rules' 4-byte pass looked for 28 windows, one per literal; 6
-    /// cover them (least CPU 0.66 → 0.57 s).
+    /// cover them (least CPU 0.66 → 0.57 s, `benches/e2e/ab.sh 9`).
     pub(crate) fn tuned(&self, sample: &[u8]) -> Marker {
         if self.literals.len() > TEDDY_PATTERNS {
             // An automaton: no windows.
@@ -481,12 +481,12 @@ fn windows_of<'l>(
 /// least common in log text (the first of equals).
 fn least_common_window(literal: &[u8], width: usize) -> usize {
     (0..=literal.len() - width)
-        .min_by_key(|&at| commonness(&literal[at..at + width]))
+        .min_by_key(|&at| window_commonness(&literal[at..at + width]))
         .unwrap_or(0)
 }
 
 /// How common a window's bytes are in log text ([`literal::commonness`]).
-fn commonness(window: &[u8]) -> u32 {
+fn window_commonness(window: &[u8]) -> u32 {
     window.iter().map(|&b| literal::commonness(b)).sum()
 }
 
@@ -529,7 +529,13 @@ fn cover(
             .filter_map(|(&window, held)| {
                 let adds = held.iter().filter(|&&k| chosen[k].is_none()).count() as u64;
                 let cost = u64::from(tally.count(window)) * HIT_COST + pattern;
-                (adds > 0).then(|| (cost.saturating_mul(64) / adds, commonness(window), window))
+                (adds > 0).then(|| {
+                    (
+                        cost.saturating_mul(64) / adds,
+                        window_commonness(window),
+                        window,
+                    )
+                })
             })
             .min();
         let Some((_, _, window)) = best else { break };

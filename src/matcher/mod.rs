@@ -516,8 +516,8 @@ impl Matcher {
     /// Tunes [`Matcher::candidate_lines`] for `source` to `sample`, text
     /// like the text it will be given (the start of a log about to be
     /// replayed): its literal searches look for the parts of the literals
-    /// that are rarest in the sample. Which lines are found does not
-    /// change, only how fast.
+    /// that a model of the search says cost least on the sample (see
+    /// `marker.rs`). Which lines are found does not change, only how fast.
     pub fn tune_candidate_lines(&mut self, source: SourceId, sample: &[u8]) {
         let Some(lanes) = self.sources.get_mut(source.index()) else {
             return;

@@ -63,6 +63,20 @@ fn sms(message: &'static str) -> Record<'static> {
     }
 }
 
+/// A record of `raw` text whose message is `message`, no other field.
+pub(super) fn bare<'a>(raw: &'a str, message: &'a str) -> Record<'a> {
+    Record {
+        raw,
+        message,
+        component: None,
+        thread: None,
+        severity: None,
+        time: None,
+        offset: 0,
+        cut: false,
+    }
+}
+
 /// Checks that `record` on source 0 matches exactly the rules named in
 /// `expect`, in rule order, under every strategy.
 fn check(rules: Vec<Rule>, record: &Record<'_>, expect: &[&str]) {
@@ -415,16 +429,7 @@ fn real_kb_lines_match_as_a_naive_loop_does() {
     for line in corpus.lines().filter(|l| !l.starts_with("# ")) {
         // The message is the text before the trailer, as the parser cuts it.
         let message = line.split("$$<").next().unwrap_or(line).trim_end();
-        let rec = Record {
-            raw: line,
-            message,
-            component: None,
-            thread: None,
-            severity: None,
-            time: None,
-            offset: 0,
-            cut: false,
-        };
+        let rec = bare(line, message);
         let want = naive.find(SourceId(0), &rec);
         hits += want.len();
         for m in &matchers {
